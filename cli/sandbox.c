@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sandbox: the command-line face of libsandbox.
+ *
+ *   sandbox [OPTION ...] -- COMMAND [ARG ...]
+ *   sandbox gc [--all] [--runtime R]
+ *
+ * Thin by design: parse options into a sandbox_opts, call sandbox_run(),
+ * print the result.  Every check beyond number syntax is the library's
+ * (sandbox_opts_validate).  The CLI's own additions are the default
+ * workspace (the current directory), turning relative paths absolute, and
+ * the signal handlers that feed opts.cancel_fd (self-pipe trick).
+ *
+ * Exit status: the command's; 124 on timeout; 125 when sandbox itself
+ * failed; 128+N when interrupted by signal N (SIGINT 130, SIGTERM 143).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+#define EXIT_SANDBOX 125 /* sandbox itself failed (usage, option, runtime) */
+
+static const char usage_text[] =
+    "Usage: sandbox [OPTION ...] -- COMMAND [ARG ...]\n"
+    "       sandbox gc [--all] [--runtime NAME|PATH]\n"
+    "\n"
+    "Run COMMAND (the words after --, joined by single spaces, run as\n"
+    "`sh -c`) in a throw-away container and print:\n"
+    "  exit=<n>\\n--- stdout ---\\n<stdout>--- stderr ---\\n<stderr>\n"
+    "\n"
+    "Options:\n"
+    "  --image IMAGE          container image (default " SANDBOX_DEFAULT_IMAGE ")\n"
+    "  --timeout SEC          wall-clock limit in seconds (default 60)\n"
+    "  --network none|bridge  network mode (default none: loopback only)\n"
+    "  --memory SIZE          memory limit, e.g. 512m, 2g (default " SANDBOX_DEFAULT_MEMORY ")\n"
+    "  --pids N               process limit (default 512)\n"
+    "  --cpus N               CPU limit (default 2.0, clamped to the host)\n"
+    "  --workspace DIR        mounted read-write at /workspace (default: .)\n"
+    "  --no-workspace         mount no workspace\n"
+    "  --mount HOST:BOX[:ro|rw]  extra bind mount, read-only unless :rw\n"
+    "                         (repeatable)\n"
+    "  --env NAME=VALUE       set a variable in the box (repeatable)\n"
+    "  --runtime NAME|PATH    podman, docker or a path (default: $" SANDBOX_RUNTIME_ENV ",\n"
+    "                         else podman, else docker)\n"
+    "  --output-limit BYTES   bytes kept per stream and text cap (default 50000)\n"
+    "  --json                 print the whole result as JSON\n"
+    "  --version              print the CLI and library versions\n"
+    "  --help                 print this help\n"
+    "\n"
+    "Exit status: the command's; 124 timeout; 125 sandbox failed;\n"
+    "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n";
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("sandbox: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'sandbox --help'.\n", stderr);
+}
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("sandbox: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void unknown_option(char **argv)
+{
+    if (optopt)
+        usage_error("unknown option '-%c'", optopt);
+    else
+        usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+/* Digits only (no sign, no spaces), the whole string, in range. */
+static int parse_ulong(const char *flag, const char *s, unsigned long long max,
+                       unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end || errno || v > max) {
+        usage_error("invalid value '%s' for %s: expected a whole number%s",
+                    s, flag, errno == ERANGE || v > max ? " (too large)" : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A finite, non-negative decimal number such as 10, 2.5, .5 or 1e3. */
+static int parse_double(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '.') ||
+        strspn(s, "0123456789.eE+-") != strlen(s) || *end || errno ||
+        !isfinite(v)) {
+        usage_error("invalid value '%s' for %s: expected a number", s, flag);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Self-pipe: the handler only records the signal and writes one byte. */
+static volatile sig_atomic_t got_signal;
+static int cancel_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    if (!got_signal)
+        got_signal = sig;
+    ssize_t n = write(cancel_pipe[1], "x", 1);
+    (void)n;
+    errno = saved;
+}
+
+static int install_cancel(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    if (pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        /* A signal ignored on entry (nohup, background job) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) < 0)
+            return -1;
+        if (old.sa_handler != SIG_IGN && sigaction(sigs[i], &sa, NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *jstream(const sandbox_stream *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *v = NULL;
+    if (st->data && sandbox_utf8_sanitize(st->data, st->len, &text, &len) == 0)
+        v = json_stringn(text, len);
+    sandbox_free(text);
+    return v ? v : json_string("");
+}
+
+static int print_json(const sandbox_opts *o, const sandbox_result *r)
+{
+    json_t *env = json_array(), *mounts = json_array();
+    for (size_t i = 0; i < o->n_env; i++)
+        json_array_append_new(env, json_string(o->env[i]));
+    for (size_t i = 0; i < o->n_mounts; i++)
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}",
+            "host", o->mounts[i].host, "box", o->mounts[i].box,
+            "writable", o->mounts[i].writable));
+    json_t *opts = json_pack("{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+                             " s:I, s:o, s:o}",
+        "command", jstr(o->command), "image", jstr(o->image),
+        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
+        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
+        "memory", jstr(o->memory), "pids", (json_int_t)o->pids,
+        "cpus", o->cpus, "runtime", jstr(o->runtime),
+        "output_limit", (json_int_t)o->output_limit, "env", env,
+        "mounts", mounts);
+    json_t *root = json_pack("{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
+                             " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
+        "reason", jstr(sandbox_end_name(r->reason)), "exit_code", r->exit_code,
+        "term_signal", r->term_signal,
+        "error", r->error ? json_string(sandbox_strerror(r->error)) : json_null(),
+        "stdout", jstream(&r->out), "stdout_bytes", (json_int_t)r->out.total,
+        "stdout_truncated", r->out.truncated,
+        "stderr", jstream(&r->err), "stderr_bytes", (json_int_t)r->err.total,
+        "stderr_truncated", r->err.truncated,
+        "wall_sec", r->wall_sec, "runtime", jstr(r->runtime),
+        "container_name", jstr(r->container_name),
+        "message", jstr(r->message), "options", opts,
+        "version", sandbox_version());
+    int rc = -1;
+    if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
+        fputc('\n', stdout) != EOF)
+        rc = 0;
+    json_decref(root);
+    return rc;
+}
+
+static int run_gc(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"runtime", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *runtime = NULL;
+    int all = 0, c;
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a': all = 1; break;
+        case 'r': runtime = optarg; break;
+        case 'h':
+            fputs("Usage: sandbox gc [--all] [--runtime NAME|PATH]\n"
+                  "Remove containers left behind by sandbox (label "
+                  SANDBOX_LABEL ") whose owner\nprocess is gone; with --all, "
+                  "every one of them.\n", stdout);
+            return 0;
+        case ':':
+            usage_error("option '%s' needs a value", argv[optind - 1]);
+            return EXIT_SANDBOX;
+        default:
+            unknown_option(argv);
+            return EXIT_SANDBOX;
+        }
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument '%s' for gc", argv[optind]);
+        return EXIT_SANDBOX;
+    }
+    unsigned removed = 0;
+    char *msg = NULL;
+    int rc = sandbox_gc(runtime, all, &removed, &msg);
+    if (rc < 0)
+        fail("gc failed: %s", msg ? msg : sandbox_strerror(rc));
+    else
+        printf("removed %u container%s\n", removed, removed == 1 ? "" : "s");
+    sandbox_free(msg);
+    return rc < 0 ? EXIT_SANDBOX : 0;
+}
+
+enum { OPT_IMAGE = 256, OPT_TIMEOUT, OPT_NETWORK, OPT_MEMORY, OPT_PIDS,
+       OPT_CPUS, OPT_WORKSPACE, OPT_NO_WORKSPACE, OPT_JSON, OPT_RUNTIME,
+       OPT_OUTPUT_LIMIT, OPT_ENV, OPT_MOUNT, OPT_VERSION, OPT_HELP };
+
+static const struct option run_longopts[] = {
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
+    {"no-workspace", no_argument, NULL, OPT_NO_WORKSPACE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"runtime", required_argument, NULL, OPT_RUNTIME},
+    {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"mount", required_argument, NULL, OPT_MOUNT},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything main() allocates, released in one place. */
+struct cli {
+    sandbox_opts opts;
+    sandbox_result res;
+    char *command, *workspace, *text;
+    const char **env;
+    sandbox_mount *mounts;
+    char **mount_bufs; /* one realpath'd host and one copy per mount */
+    size_t n_bufs;
+    int json;
+};
+
+/* HOST:BOX[:ro|rw]; HOST is made absolute (it must exist). */
+static int add_mount(struct cli *c, const char *spec)
+{
+    char *copy = strdup(spec), *box, *mode;
+    if (!copy)
+        return fail("out of memory"), -1;
+    c->mount_bufs[c->n_bufs++] = copy;
+    box = strchr(copy, ':');
+    mode = box ? strrchr(box + 1, ':') : NULL;
+    if (!box || box == copy || !box[1]) {
+        usage_error("invalid value '%s' for --mount: expected HOST:BOX[:ro|rw]",
+                    spec);
+        return -1;
+    }
+    *box++ = '\0';
+    int writable = 0;
+    if (mode) {
+        if (strcmp(mode + 1, "rw") && strcmp(mode + 1, "ro")) {
+            usage_error("invalid mode '%s' in --mount '%s': expected ro or rw",
+                        mode + 1, spec);
+            return -1;
+        }
+        writable = !strcmp(mode + 1, "rw");
+        *mode = '\0';
+    }
+    if (!*box) {
+        usage_error("invalid value '%s' for --mount: empty box path", spec);
+        return -1;
+    }
+    char *host = realpath(copy, NULL);
+    if (!host)
+        return fail("--mount %s: %s", copy, strerror(errno)), -1;
+    c->mount_bufs[c->n_bufs++] = host;
+    sandbox_mount *m = &c->mounts[c->opts.n_mounts++];
+    m->host = host;
+    m->box = box;
+    m->writable = writable;
+    return 0;
+}
+
+static char *join_words(char **words, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(words[i]) + 1;
+    char *s = malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        size_t w = strlen(words[i]);
+        if (i)
+            *p++ = ' ';
+        memcpy(p, words[i], w);
+        p += w;
+    }
+    *p = '\0';
+    return s;
+}
+
+/* Fill c->opts from argv.  Returns -1 to go on, or an exit status. */
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+    sandbox_opts *o = &c->opts;
+    const char *ws = NULL;
+    int no_ws = 0, dd = 1, ch;
+    unsigned long long n;
+
+    /* Options end at the first "--"; getopt never sees the command. */
+    while (dd < argc && strcmp(argv[dd], "--"))
+        dd++;
+    while ((ch = getopt_long(dd, argv, "+:", run_longopts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_IMAGE: o->image = optarg; break;
+        case OPT_MEMORY: o->memory = optarg; break;
+        case OPT_RUNTIME: o->runtime = optarg; break;
+        case OPT_ENV: c->env[o->n_env++] = optarg; break;
+        case OPT_JSON: c->json = 1; break;
+        case OPT_WORKSPACE: ws = optarg; no_ws = 0; break;
+        case OPT_NO_WORKSPACE: ws = NULL; no_ws = 1; break;
+        case OPT_TIMEOUT:
+            if (parse_double("--timeout", optarg, &o->timeout_sec) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_CPUS:
+            if (parse_double("--cpus", optarg, &o->cpus) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_PIDS:
+            if (parse_ulong("--pids", optarg, LONG_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->pids = (long)n;
+            break;
+        case OPT_OUTPUT_LIMIT:
+            if (parse_ulong("--output-limit", optarg, SIZE_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->output_limit = (size_t)n;
+            break;
+        case OPT_NETWORK:
+            if (!strcmp(optarg, "none"))
+                o->network = SANDBOX_NETWORK_NONE;
+            else if (!strcmp(optarg, "bridge"))
+                o->network = SANDBOX_NETWORK_BRIDGE;
+            else
+                return usage_error("invalid value '%s' for --network: expected "
+                                   "none or bridge", optarg), EXIT_SANDBOX;
+            break;
+        case OPT_MOUNT:
+            if (add_mount(c, optarg) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_VERSION:
+            printf("sandbox %s (libsandbox %s)\n", SANDBOX_VERSION_STRING,
+                   sandbox_version());
+            return 0;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return 0;
+        case ':':
+            usage_error("option '%s' needs a value", argv[optind - 1]);
+            return EXIT_SANDBOX;
+        default:
+            unknown_option(argv);
+            return EXIT_SANDBOX;
+        }
+    }
+    if (optind < dd) {
+        usage_error("unexpected argument '%s': put the command after --",
+                    argv[optind]);
+        return EXIT_SANDBOX;
+    }
+    if (dd >= argc - 1) {
+        usage_error("no command given: put the command after --");
+        return EXIT_SANDBOX;
+    }
+    if (!(c->command = join_words(argv + dd + 1, argc - dd - 1)))
+        return fail("out of memory"), EXIT_SANDBOX;
+    o->command = c->command;
+    o->env = c->env;
+    o->mounts = c->mounts;
+    if (!no_ws) {
+        c->workspace = ws ? realpath(ws, NULL) : getcwd(NULL, 0);
+        if (!c->workspace)
+            return fail("workspace %s: %s", ws ? ws : "(current directory)",
+                        strerror(errno)), EXIT_SANDBOX;
+        o->workspace = c->workspace;
+    }
+    return -1;
+}
+
+static int run(struct cli *c)
+{
+    sandbox_opts *o = &c->opts;
+    char *msg = NULL;
+    int rc = sandbox_opts_validate(o, &msg);
+    if (rc < 0) {
+        usage_error("%s", msg ? msg : sandbox_strerror(rc));
+        sandbox_free(msg);
+        return EXIT_SANDBOX;
+    }
+    if (install_cancel() < 0)
+        return fail("cannot set up signal handling: %s", strerror(errno)),
+               EXIT_SANDBOX;
+    o->cancel_fd = cancel_pipe[0];
+
+    rc = sandbox_run(o, &c->res);
+    if (rc < 0)
+        fail("%s", c->res.message ? c->res.message : sandbox_strerror(rc));
+
+    int wrc = 0;
+    if (c->json) {
+        wrc = print_json(o, &c->res);
+    } else if (rc == 0) {
+        size_t len = 0;
+        int frc = sandbox_format(&c->res, o->output_limit, &c->text, &len);
+        if (frc < 0)
+            return fail("cannot format the result: %s", sandbox_strerror(frc)),
+                   EXIT_SANDBOX;
+        if (fwrite(c->text, 1, len, stdout) != len)
+            wrc = -1;
+    }
+    if (fflush(stdout) != 0 || wrc < 0)
+        return fail("cannot write the result: %s", strerror(errno)),
+               EXIT_SANDBOX;
+    if (rc < 0)
+        return EXIT_SANDBOX;
+    if (c->res.reason == SANDBOX_END_CANCELLED)
+        return got_signal ? 128 + got_signal : EXIT_SANDBOX;
+    if (c->res.exit_code < 0 || c->res.exit_code > 255)
+        return EXIT_SANDBOX;
+    return c->res.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "gc"))
+        return run_gc(argc - 1, argv + 1);
+
+    struct cli c;
+    memset(&c, 0, sizeof c);
+    if (sandbox_opts_init(&c.opts, sizeof c.opts) < 0 ||
+        sandbox_result_init(&c.res, sizeof c.res) < 0) {
+        fail("libsandbox rejected the struct sizes (ABI mismatch)");
+        return EXIT_SANDBOX;
+    }
+    size_t cap = (size_t)argc;
+    c.env = calloc(cap, sizeof *c.env);
+    c.mounts = calloc(cap, sizeof *c.mounts);
+    c.mount_bufs = calloc(2 * cap, sizeof *c.mount_bufs);
+
+    int status;
+    if (!c.env || !c.mounts || !c.mount_bufs) {
+        fail("out of memory");
+        status = EXIT_SANDBOX;
+    } else if ((status = parse_args(&c, argc, argv)) < 0) {
+        status = run(&c);
+    }
+
+    sandbox_result_free(&c.res);
+    sandbox_free(c.text);
+    for (size_t i = 0; i < c.n_bufs; i++)
+        free(c.mount_bufs[i]);
+    free(c.mount_bufs);
+    free(c.mounts);
+    free(c.env);
+    free(c.workspace);
+    free(c.command);
+    if (cancel_pipe[0] >= 0) {
+        close(cancel_pipe[0]);
+        close(cancel_pipe[1]);
+    }
+    return status;
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsandbox: run one command in a throw-away, network-isolated,
+ * resource-capped container and get back what it did.
+ *
+ * The whole public surface is this header.  The usage pattern is libcurl's:
+ *
+ *     sandbox_opts opts;
+ *     sandbox_result res;
+ *     sandbox_opts_init(&opts, sizeof opts);      // contract defaults
+ *     sandbox_result_init(&res, sizeof res);
+ *     opts.command = "echo hi";
+ *     int rc = sandbox_run(&opts, &res);          // 0: it ran; <0: it did not
+ *     ...read res...
+ *     sandbox_result_free(&res);                  // always, whatever rc was
+ *
+ * Ownership: the library never keeps a pointer from sandbox_opts after
+ * sandbox_run returns.  Every pointer inside sandbox_result is owned by the
+ * result and released by sandbox_result_free().  Strings returned through
+ * `char **` out-parameters are released with sandbox_free().
+ *
+ * Threads: every function is safe to call from several threads at once on
+ * distinct opts/result objects.  The library keeps no global state, installs
+ * no signal handlers, never writes to stdout/stderr and never exits.
+ *
+ * ABI: both structs begin with `struct_size`, which the init functions set
+ * from the caller's sizeof.  New fields are only ever appended, so a program
+ * built against an older header keeps working with a newer library.
+ */
+#ifndef LIBSANDBOX_SANDBOX_H
+#define LIBSANDBOX_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(LIBSANDBOX_BUILDING)
+#define SANDBOX_API __attribute__((visibility("default")))
+#else
+#define SANDBOX_API
+#endif
+
+#define SANDBOX_VERSION_MAJOR 0
+#define SANDBOX_VERSION_MINOR 1
+#define SANDBOX_VERSION_PATCH 0
+#define SANDBOX_VERSION_STRING "0.1.0"
+
+/* The contract's defaults (DESIGN.md section 1). */
+#define SANDBOX_DEFAULT_IMAGE "debian:stable-slim"
+#define SANDBOX_DEFAULT_TIMEOUT_SEC 60.0
+#define SANDBOX_DEFAULT_MEMORY "2g"
+#define SANDBOX_DEFAULT_PIDS 512
+#define SANDBOX_DEFAULT_CPUS 2.0
+#define SANDBOX_DEFAULT_OUTPUT_LIMIT 50000
+/* Exit code reported when the wall-clock timeout fired (GNU timeout). */
+#define SANDBOX_EXIT_TIMEOUT 124
+/* Environment variable consulted when opts.runtime is NULL. */
+#define SANDBOX_RUNTIME_ENV "SANDBOX_RUNTIME"
+/* Label put on every container this library creates (value: owner pid). */
+#define SANDBOX_LABEL "io.libsandbox.owner"
+
+/* Error codes: every fallible function returns 0 or one of these. */
+typedef enum sandbox_error {
+    SANDBOX_OK = 0,
+    SANDBOX_EINVAL = -1,     /* an option is invalid; nothing was run     */
+    SANDBOX_ENORUNTIME = -2, /* neither podman nor docker could be found  */
+    SANDBOX_ESPAWN = -3,     /* the runtime client could not be started   */
+    SANDBOX_ENOMEM = -4,     /* out of memory in the calling process      */
+    SANDBOX_EIO = -5,        /* a system call failed (pipe, poll, ...)    */
+    SANDBOX_ERUNTIME = -6,   /* the runtime failed before the command ran */
+    SANDBOX_EABI = -7,       /* struct_size not set by the init function  */
+} sandbox_error;
+
+typedef enum sandbox_network {
+    SANDBOX_NETWORK_NONE = 0,   /* only a loopback interface (default) */
+    SANDBOX_NETWORK_BRIDGE = 1, /* the runtime's default bridge        */
+} sandbox_network;
+
+/* Why a run ended (isolate's meta vocabulary, as data). */
+typedef enum sandbox_end {
+    SANDBOX_END_NONE = 0,      /* result not filled (never returned by run) */
+    SANDBOX_END_EXITED = 1,    /* the command exited; see exit_code         */
+    SANDBOX_END_SIGNALED = 2,  /* killed by term_signal (exit 128+n)        */
+    SANDBOX_END_TIMEOUT = 3,   /* wall-clock deadline; exit_code is 124     */
+    SANDBOX_END_OOM = 4,       /* killed for exceeding the memory limit     */
+    SANDBOX_END_CANCELLED = 5, /* opts.cancel_fd became readable            */
+    SANDBOX_END_ERROR = 6,     /* could not start; see error and message    */
+} sandbox_end;
+
+/* One extra bind mount: host path -> box path, read-only unless writable. */
+typedef struct sandbox_mount {
+    const char *host; /* existing absolute host path (file or directory) */
+    const char *box;  /* absolute path inside the box                     */
+    int writable;     /* 0: read-only (default), 1: read-write            */
+} sandbox_mount;
+
+typedef struct sandbox_opts {
+    size_t struct_size;    /* set by sandbox_opts_init()                   */
+    const char *command;   /* required; run as `sh -c <command>` in the box */
+    const char *image;     /* default "debian:stable-slim"                  */
+    const char *workspace; /* host dir mounted rw at /workspace; NULL: none */
+    const char *runtime;   /* "podman", "docker", or a path; NULL: detect   */
+    double timeout_sec;    /* wall clock, > 0; default 60                    */
+    int network;           /* sandbox_network; default NONE                  */
+    const char *memory;    /* "512m", "2g", ...; default "2g"                */
+    long pids;             /* max processes in the box; default 512          */
+    double cpus;           /* default 2.0; clamped to the host's CPU count   */
+    size_t output_limit;   /* bytes kept per stream and text cap; 50000      */
+    const sandbox_mount *mounts; /* n_mounts extra bind mounts               */
+    size_t n_mounts;
+    const char *const *env; /* n_env "NAME=VALUE" strings set in the box;   */
+    size_t n_env;           /* nothing from the caller's environment leaks  */
+    int cancel_fd;          /* -1 (default) or an fd: readable => cancel    */
+} sandbox_opts;
+
+/* One captured stream.  data holds at most output_limit bytes (plus a NUL
+ * terminator that is not counted in len); total counts every byte the
+ * command wrote, including the ones dropped. */
+typedef struct sandbox_stream {
+    char *data;         /* owned by the result; never NULL after a run */
+    size_t len;         /* bytes in data                               */
+    uint64_t total;     /* bytes produced                              */
+    int truncated;      /* 1 if total > len                            */
+} sandbox_stream;
+
+typedef struct sandbox_result {
+    size_t struct_size;   /* set by sandbox_result_init()                   */
+    int reason;           /* sandbox_end                                    */
+    int exit_code;        /* the command's code; 124 timeout; -1 if none    */
+    int term_signal;      /* signal number when SIGNALED or OOM, else 0     */
+    int error;            /* sandbox_error when reason == ERROR, else 0     */
+    sandbox_stream out;   /* stdout                                         */
+    sandbox_stream err;   /* stderr                                         */
+    double wall_sec;      /* wall time from spawn to reap                   */
+    char *runtime;        /* absolute path of the runtime used, or NULL     */
+    char *container_name; /* the --name given to the container, or NULL     */
+    char *message;        /* human explanation when not EXITED 0, or NULL   */
+} sandbox_result;
+
+/* Fill opts with the contract's defaults.  size must be sizeof(*opts) as the
+ * caller sees it.  Returns 0 or SANDBOX_EABI. */
+SANDBOX_API int sandbox_opts_init(sandbox_opts *opts, size_t size);
+
+/* Zero a result and record its size.  Returns 0 or SANDBOX_EABI. */
+SANDBOX_API int sandbox_result_init(sandbox_result *res, size_t size);
+
+/* Check opts without running anything.  On error, if msg is not NULL,
+ * *msg receives an explanation to release with sandbox_free(). */
+SANDBOX_API int sandbox_opts_validate(const sandbox_opts *opts, char **msg);
+
+/* Run opts->command in a fresh container.  res must have been initialised
+ * with sandbox_result_init() (a previous result is freed first).
+ * Returns 0 when the command ran to an end (see res->reason: exited,
+ * signalled, timed out, out of memory, cancelled), or a negative
+ * sandbox_error when it could not run; then res->reason is
+ * SANDBOX_END_ERROR and res->message says why. */
+SANDBOX_API int sandbox_run(const sandbox_opts *opts, sandbox_result *res);
+
+/* Release everything res owns and re-initialise it.  NULL is a no-op. */
+SANDBOX_API void sandbox_result_free(sandbox_result *res);
+
+/* Render the contract's text form:
+ *   exit=<n>\n--- stdout ---\n<stdout>[\n]--- stderr ---\n<stderr>
+ * invalid UTF-8 replaced by U+FFFD, cut to at most `limit` bytes (0 means
+ * res's output limit default, 50000) on a character boundary, ending with
+ * SANDBOX_TRUNCATION_MARKER when cut (the marker counts toward the limit).
+ * *text is NUL-terminated, *len (if not NULL) excludes the NUL; release
+ * *text with sandbox_free(). */
+#define SANDBOX_TRUNCATION_MARKER "\n... [truncated]\n"
+SANDBOX_API int sandbox_format(const sandbox_result *res, size_t limit,
+                               char **text, size_t *len);
+
+/* Copy n bytes of s replacing invalid UTF-8 with U+FFFD, the same repair
+ * sandbox_format() applies (for callers producing JSON, say).  *out is
+ * NUL-terminated; release it with sandbox_free(). */
+SANDBOX_API int sandbox_utf8_sanitize(const char *s, size_t n, char **out,
+                                      size_t *out_len);
+
+/* Find the runtime the library would use for `runtime` (NULL: detect).
+ * *path receives its absolute path (release with sandbox_free()). */
+SANDBOX_API int sandbox_find_runtime(const char *runtime, char **path,
+                                     char **msg);
+
+/* Remove containers left behind by this library (label SANDBOX_LABEL).
+ * Containers whose owner process is still alive are kept unless `all` is
+ * non-zero.  *removed (if not NULL) receives how many were removed. */
+SANDBOX_API int sandbox_gc(const char *runtime, int all, unsigned *removed,
+                           char **msg);
+
+/* A static, human-readable description of an error code. */
+SANDBOX_API const char *sandbox_strerror(int code);
+
+/* Names for sandbox_end values: "exited", "signaled", "timeout", "oom",
+ * "cancelled", "error" (static strings). */
+SANDBOX_API const char *sandbox_end_name(int reason);
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static string) and as
+ * MAJOR*10000 + MINOR*100 + PATCH. */
+SANDBOX_API const char *sandbox_version(void);
+SANDBOX_API int sandbox_version_number(void);
+
+/* Release a string returned by the library.  NULL is a no-op. */
+SANDBOX_API void sandbox_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIBSANDBOX_SANDBOX_H */

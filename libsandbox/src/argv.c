@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* The container CLI's argv, nothing else.  No shell is ever involved: the
+ * command reaches the box as one argument of `sh -c`. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct argv_builder {
+    char **v;
+    size_t n, cap;
+    bool failed;
+} argv_builder;
+
+static void add(argv_builder *b, const char *s)
+{
+    if (b->failed)
+        return;
+    if (b->n + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 32;
+        char **v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    char *copy = sbx_strdup(s);
+    if (copy == NULL) {
+        b->failed = true;
+        return;
+    }
+    b->v[b->n++] = copy;
+    b->v[b->n] = NULL;
+}
+
+__attribute__((format(printf, 2, 3))) static void addf(argv_builder *b,
+                                                       const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (s == NULL)
+        b->failed = true;
+    add(b, s);
+    free(s);
+}
+
+static int finish(argv_builder *b, char ***argv, sbx_err *e)
+{
+    if (b->failed) {
+        sbx_argv_free(b->v);
+        *argv = NULL;
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory building argv");
+    }
+    *argv = b->v;
+    return 0;
+}
+
+void sbx_argv_free(char **argv)
+{
+    if (argv == NULL)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}
+
+int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+
+    add(&b, p->runtime_path);
+    add(&b, "run");
+    /* The contract's flags, in the contract's order. */
+    add(&b, "--rm");
+    add(&b, "--pull=missing");
+    addf(&b, "--network=%s",
+         p->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none");
+    addf(&b, "--memory=%s", p->memory);
+    addf(&b, "--pids-limit=%ld", p->pids);
+    addf(&b, "--cpus=%s", p->cpus);
+    add(&b, "--cap-drop=ALL");
+    add(&b, "--security-opt=no-new-privileges");
+    if (p->workspace != NULL) {
+        add(&b, "-v");
+        addf(&b, "%s:/workspace:rw", p->workspace);
+        add(&b, "-w");
+        add(&b, "/workspace");
+    }
+    /* Ours: a name to kill it by, a label to sweep strays by. */
+    addf(&b, "--name=%s", p->name);
+    addf(&b, "--label=%s", p->label);
+    for (char **m = p->mount_args; m && *m; m++) {
+        add(&b, "-v");
+        add(&b, *m);
+    }
+    for (size_t i = 0; i < p->n_env; i++)
+        addf(&b, "--env=%s", p->env[i]);
+    /* "--" is not used: docker and podman stop option parsing at the image,
+     * and the image was validated not to start with '-'. */
+    add(&b, p->image);
+    add(&b, "sh");
+    add(&b, "-c");
+    add(&b, p->command);
+    return finish(&b, argv, e);
+}
+
+int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
+                      const char *name, char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+    add(&b, runtime_path);
+    add(&b, "rm");
+    add(&b, "-f");
+    if (k == SBX_RT_PODMAN) {
+        /* podman rm -f would first stop with a 10 s grace period. */
+        add(&b, "--time=0");
+        add(&b, "--ignore");
+    }
+    add(&b, name);
+    return finish(&b, argv, e);
+}
+
+int sbx_build_kill_argv(const sbx_plan *p, char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+    add(&b, p->runtime_path);
+    add(&b, "kill");
+    add(&b, "--signal=KILL");
+    add(&b, p->name);
+    return finish(&b, argv, e);
+}
+
+int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
+                      const char *name, char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+    add(&b, runtime_path);
+    add(&b, "ps");
+    add(&b, "-a");
+    add(&b, "--no-trunc");
+    if (name != NULL) {
+        addf(&b, "--filter=name=%s", name);
+        add(&b, "--format={{.Names}}");
+    } else {
+        add(&b, "--filter=label=" SANDBOX_LABEL);
+        add(&b, k == SBX_RT_PODMAN
+                    ? "--format={{.Names}} {{index .Labels \"" SANDBOX_LABEL
+                      "\"}}"
+                    : "--format={{.Names}} {{.Label \"" SANDBOX_LABEL "\"}}");
+    }
+    return finish(&b, argv, e);
+}

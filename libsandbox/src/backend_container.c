@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* The container backend: podman or docker driven through their CLIs.
+ * plan -> argv -> spawn -> capture (deadline, cancel) -> stop (kill the
+ * container, not just the client) -> classify -> result. */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* How long each clean-up CLI call (rm, ps) may take. */
+#define SBX_CLEANUP_CALL_SEC 30.0
+#define SBX_CLEANUP_TRIES 3
+
+/* Remove the container by name until the runtime no longer lists it.
+ * Returns true when it is verifiably gone. */
+static bool remove_container(const char *rt, sbx_runtime_kind kind,
+                             const char *name)
+{
+    for (int attempt = 0; attempt < SBX_CLEANUP_TRIES; attempt++) {
+        char **rm = NULL, **ps = NULL;
+        char *listed = NULL;
+        bool gone = false;
+        if (sbx_build_rm_argv(rt, kind, name, &rm, NULL) == 0)
+            sbx_run_quiet(rm, SBX_CLEANUP_CALL_SEC, NULL, 0);
+        if (sbx_build_ps_argv(rt, kind, name, &ps, NULL) == 0 &&
+            sbx_run_quiet(ps, SBX_CLEANUP_CALL_SEC, &listed, 4096) == 0)
+            gone = listed == NULL || strstr(listed, name) == NULL;
+        sbx_argv_free(rm);
+        sbx_argv_free(ps);
+        free(listed);
+        if (gone)
+            return true;
+    }
+    return false;
+}
+
+typedef struct stop_ctx {
+    const sbx_plan *plan;
+    bool removed;
+} stop_ctx;
+
+/* Called on the deadline or on cancel.  Killing only the client would leave
+ * the container running (podman keeps it under conmon; moby#14207), so:
+ * stop the client first so it cannot create or start anything more, then
+ * remove the container by name and check that it is gone. */
+static void stop_container(void *vctx, sbx_child *c)
+{
+    stop_ctx *ctx = vctx;
+    if (c->pid > 0)
+        kill(-c->pid, SIGKILL);
+    ctx->removed = remove_container(ctx->plan->runtime_path, ctx->plan->kind,
+                                    ctx->plan->name);
+}
+
+/* The first line of the runtime's own complaint on stderr, if it looks like
+ * one: podman says "Error: ...", docker says "docker: Error ...". */
+static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
+{
+    const char *d = err->data;
+    if (d == NULL || err->len == 0)
+        return NULL;
+    /* The complaint may follow "Trying to pull ..." lines. */
+    for (const char *line = d; line && line < d + err->len;) {
+        if (strncmp(line, "Error: ", 7) == 0 ||
+            strncmp(line, "docker: ", 8) == 0 ||
+            strncmp(line, "Error response from daemon", 26) == 0) {
+            const char *nl = memchr(line, '\n', err->len - (size_t)(line - d));
+            *len = nl ? (size_t)(nl - line) : err->len - (size_t)(line - d);
+            return line;
+        }
+        const char *nl = memchr(line, '\n', err->len - (size_t)(line - d));
+        line = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+static void set_message(sandbox_result *res, char *msg)
+{
+    free(res->message);
+    res->message = msg;
+}
+
+static int classify(const sbx_plan *plan, const sbx_capture *cap,
+                    const stop_ctx *sc, sandbox_result *res)
+{
+    if (cap->timed_out) {
+        res->reason = SANDBOX_END_TIMEOUT;
+        res->exit_code = SANDBOX_EXIT_TIMEOUT;
+        set_message(res, sbx_asprintf(
+                             "timed out after %g s; container %s %s",
+                             plan->timeout_sec, plan->name,
+                             sc->removed ? "killed and removed"
+                                         : "could not be verified removed "
+                                           "(run 'sandbox gc')"));
+        return 0;
+    }
+    if (cap->cancelled) {
+        res->reason = SANDBOX_END_CANCELLED;
+        res->exit_code = 130;
+        set_message(res, sbx_asprintf(
+                             "cancelled; container %s %s", plan->name,
+                             sc->removed ? "killed and removed"
+                                         : "could not be verified removed "
+                                           "(run 'sandbox gc')"));
+        return 0;
+    }
+    if (WIFSIGNALED(cap->status)) {
+        res->reason = SANDBOX_END_ERROR;
+        res->error = SANDBOX_ERUNTIME;
+        res->term_signal = WTERMSIG(cap->status);
+        set_message(res, sbx_asprintf("the runtime client %s was killed by "
+                                      "signal %d",
+                                      plan->runtime_path, res->term_signal));
+        return SANDBOX_ERUNTIME;
+    }
+    int code = WEXITSTATUS(cap->status);
+    res->exit_code = code;
+    size_t clen = 0;
+    const char *complaint = runtime_complaint(&res->err, &clen);
+    if (complaint != NULL &&
+        (code == 125 ||
+         ((code == 126 || code == 127) &&
+          (memmem(complaint, clen, "OCI", 3) != NULL ||
+           memmem(complaint, clen, "runc", 4) != NULL)))) {
+        /* podman and docker exit 125 when they fail themselves, 126/127
+         * when the OCI runtime could not start the container. */
+        res->reason = SANDBOX_END_ERROR;
+        res->error = SANDBOX_ERUNTIME;
+        set_message(res, sbx_asprintf("%s failed before the command ran: %.*s",
+                                      plan->runtime_path, (int)clen,
+                                      complaint));
+        return SANDBOX_ERUNTIME;
+    }
+    if (code == 128 + SIGKILL) {
+        /* The runtimes report an OOM kill only through `inspect`, which
+         * --rm makes impossible; SIGKILL under a memory limit that we did
+         * not send is, in practice, the OOM killer. */
+        res->reason = SANDBOX_END_OOM;
+        res->term_signal = SIGKILL;
+        set_message(res, sbx_asprintf("killed by SIGKILL (exit 137) under the "
+                                      "%s memory limit: out of memory",
+                                      plan->memory));
+        return 0;
+    }
+    if (code > 128 && code < 128 + 65) {
+        res->reason = SANDBOX_END_SIGNALED;
+        res->term_signal = code - 128;
+        set_message(res, sbx_asprintf("killed by signal %d (exit %d)",
+                                      code - 128, code));
+        return 0;
+    }
+    res->reason = SANDBOX_END_EXITED;
+    if (code != 0)
+        set_message(res, sbx_asprintf("exited with code %d", code));
+    return 0;
+}
+
+static int ensure_data(sandbox_stream *s)
+{
+    if (s->data == NULL) {
+        s->data = calloc(1, 1);
+        if (s->data == NULL)
+            return SANDBOX_ENOMEM;
+    }
+    return 0;
+}
+
+static int fail_result(sandbox_result *res, const sbx_err *e)
+{
+    res->reason = SANDBOX_END_ERROR;
+    res->error = e->code;
+    res->exit_code = -1;
+    set_message(res, sbx_strdup(e->msg[0] ? e->msg
+                                          : sandbox_strerror(e->code)));
+    ensure_data(&res->out);
+    ensure_data(&res->err);
+    return e->code;
+}
+
+int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
+{
+    sbx_err e = {0};
+    sbx_plan plan;
+    char **argv = NULL;
+    sbx_child child;
+    sbx_capture cap = {0};
+    stop_ctx sc = {0};
+    int rc;
+
+    if (res == NULL)
+        return SANDBOX_EINVAL;
+    if (res->struct_size < offsetof(sandbox_result, message) + sizeof(char *))
+        return SANDBOX_EABI;
+    sandbox_result_free(res);
+
+    if ((rc = sbx_plan_init(&plan, opts, &e)) < 0)
+        return fail_result(res, &e);
+    res->runtime = sbx_strdup(plan.runtime_path);
+    res->container_name = sbx_strdup(plan.name);
+    if (res->runtime == NULL || res->container_name == NULL) {
+        sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = sbx_build_run_argv(&plan, &argv, &e)) < 0)
+        goto fail;
+    if ((rc = sbx_spawn(argv, true, &child, &e)) < 0)
+        goto fail;
+
+    sc.plan = &plan;
+    cap.cap = plan.output_limit;
+    rc = sbx_capture_run(&child, plan.timeout_sec, plan.cancel_fd,
+                         stop_container, &sc, &cap, &e);
+    sbx_child_close(&child);
+    res->out = cap.out;
+    res->err = cap.err;
+    res->wall_sec = cap.wall_sec;
+    if (rc < 0) {
+        /* The capture failed (out of memory, poll): the client was stopped
+         * and reaped; make sure the container goes too. */
+        if (!sc.removed)
+            remove_container(plan.runtime_path, plan.kind, plan.name);
+        goto fail;
+    }
+    if (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0) {
+        sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = classify(&plan, &cap, &sc, res);
+    sbx_argv_free(argv);
+    sbx_plan_free(&plan);
+    return rc;
+
+fail:
+    sbx_argv_free(argv);
+    sbx_plan_free(&plan);
+    return fail_result(res, &e);
+}
+
+void sandbox_result_free(sandbox_result *res)
+{
+    if (res == NULL || res->struct_size == 0)
+        return;
+    size_t size = res->struct_size;
+    sbx_stream_free(&res->out);
+    sbx_stream_free(&res->err);
+    free(res->runtime);
+    free(res->container_name);
+    free(res->message);
+    sandbox_result_init(res, size);
+}
+
+int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
+{
+    sbx_err e = {0};
+    char *path = NULL, *listing = NULL;
+    char **ps = NULL;
+    sbx_runtime_kind kind;
+    unsigned count = 0;
+    int rc;
+
+    if (msg != NULL)
+        *msg = NULL;
+    if (removed != NULL)
+        *removed = 0;
+    rc = sbx_find_runtime(runtime, getenv(SANDBOX_RUNTIME_ENV),
+                          getenv("PATH"), &path, &kind, &e);
+    if (rc < 0)
+        goto out;
+    if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)
+        goto out;
+    if (sbx_run_quiet(ps, SBX_CLEANUP_CALL_SEC, &listing, 1 << 20) != 0) {
+        rc = sbx_fail(&e, SANDBOX_ERUNTIME, "'%s ps' failed: is the %s "
+                      "service running?", path,
+                      kind == SBX_RT_PODMAN ? "podman" : "docker");
+        goto out;
+    }
+    for (char *line = listing, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        char *sp = strchr(line, ' ');
+        long owner = sp ? strtol(sp + 1, NULL, 10) : 0;
+        if (sp != NULL)
+            *sp = '\0';
+        if (line[0] == '\0')
+            continue;
+        /* A live owner may still be using it (or be another namespace's
+         * pid: then `all` is the way to sweep). */
+        if (!all && owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM))
+            continue;
+        if (remove_container(path, kind, line))
+            count++;
+    }
+out:
+    if (removed != NULL)
+        *removed = count;
+    if (rc < 0)
+        sbx_err_out(&e, msg);
+    free(path);
+    free(listing);
+    sbx_argv_free(ps);
+    return rc;
+}

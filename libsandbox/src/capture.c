@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/* The capture loop: both pipes read concurrently with poll, at most `cap`
+ * bytes kept per stream (the rest counted and drained so the child never
+ * blocks), a monotonic deadline, cancellation, a bounded drain after the
+ * child is gone, and the child always reaped before returning. */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* After the client exits (or is stopped), a grandchild that inherited the
+ * pipes may hold them open forever (cpython#76116): drain this long, then
+ * give up. */
+#define SBX_DRAIN_SEC 1.0
+/* A stopped client that does not exit within this is SIGKILLed. */
+#define SBX_STOP_GRACE_SEC 5.0
+#define SBX_READ_CHUNK 65536
+
+void sbx_stream_free(sandbox_stream *s)
+{
+    free(s->data);
+    memset(s, 0, sizeof *s);
+}
+
+int sbx_stream_append(sandbox_stream *s, size_t cap, const char *buf, size_t n)
+{
+    s->total += n;
+    size_t room = s->len < cap ? cap - s->len : 0;
+    size_t take = n < room ? n : room;
+    if (take < n)
+        s->truncated = 1;
+    if (take == 0)
+        return 0;
+    if (s->data == NULL) {
+        /* Allocate the whole cap once the first byte arrives: at most
+         * cap + 1 bytes per stream, ever. */
+        s->data = malloc(cap + 1);
+        if (s->data == NULL)
+            return SANDBOX_ENOMEM;
+    }
+    memcpy(s->data + s->len, buf, take);
+    s->len += take;
+    s->data[s->len] = '\0';
+    return 0;
+}
+
+/* Read everything available on *fd; close it at EOF. */
+static int drain_fd(int *fd, sandbox_stream *s, size_t cap, char *buf)
+{
+    for (;;) {
+        ssize_t n = read(*fd, buf, SBX_READ_CHUNK);
+        if (n > 0) {
+            int rc = sbx_stream_append(s, cap, buf, (size_t)n);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (n == 0) {
+            sbx_closep(fd);
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        sbx_closep(fd); /* EIO and friends: treat as EOF */
+        return 0;
+    }
+}
+
+static bool try_reap(sbx_child *c, sbx_capture *cap)
+{
+    if (c->pid <= 0)
+        return true;
+    pid_t r;
+    do
+        r = waitpid(c->pid, &cap->status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == c->pid || (r < 0 && errno == ECHILD)) {
+        c->pid = -1;
+        cap->exited = true;
+        return true;
+    }
+    return false;
+}
+
+static int ms_until(double t, double now)
+{
+    double d = (t - now) * 1000.0;
+    if (d <= 0)
+        return 0;
+    if (d > 60000.0)
+        return 60000;
+    return (int)d + 1;
+}
+
+int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
+                    sbx_stop_fn stop, void *ctx, sbx_capture *cap, sbx_err *e)
+{
+    char *buf = malloc(SBX_READ_CHUNK);
+    double start = sbx_now();
+    double deadline = start + timeout_sec;
+    double drain_until = 0, stop_until = 0;
+    bool stopped = false;
+    int rc = 0;
+
+    if (buf == NULL) {
+        rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+        stop(ctx, c);
+        stopped = true;
+    }
+    while (rc == 0) {
+        struct pollfd pf[4];
+        int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+        double now = sbx_now();
+
+        if (cap->exited && c->out_fd < 0 && c->err_fd < 0)
+            break;
+        if (c->out_fd >= 0) {
+            i_out = n;
+            pf[n++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
+        }
+        if (c->err_fd >= 0) {
+            i_err = n;
+            pf[n++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
+        }
+        if (!cap->exited && c->pidfd >= 0) {
+            i_pid = n;
+            pf[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+        }
+        if (!stopped && cancel_fd >= 0) {
+            i_cancel = n;
+            pf[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
+        }
+        int wait_ms;
+        if (cap->exited)
+            wait_ms = ms_until(drain_until, now);
+        else if (stopped)
+            wait_ms = ms_until(stop_until, now);
+        else
+            wait_ms = ms_until(deadline, now);
+        if (!cap->exited && c->pidfd < 0 && wait_ms > 20)
+            wait_ms = 20; /* no pidfd: poll waitpid */
+
+        int pr = poll(pf, (nfds_t)n, wait_ms);
+        if (pr < 0 && errno != EINTR) {
+            rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "poll");
+            break;
+        }
+        if (pr > 0) {
+            if (i_out >= 0 && pf[i_out].revents)
+                rc = drain_fd(&c->out_fd, &cap->out, cap->cap, buf);
+            if (rc == 0 && i_err >= 0 && pf[i_err].revents)
+                rc = drain_fd(&c->err_fd, &cap->err, cap->cap, buf);
+            if (rc < 0) {
+                sbx_fail(e, rc, "out of memory capturing output");
+                break;
+            }
+            if (i_cancel >= 0 && pf[i_cancel].revents && !cap->exited) {
+                cap->cancelled = true;
+                stop(ctx, c);
+                stopped = true;
+                stop_until = sbx_now() + SBX_STOP_GRACE_SEC;
+            }
+        }
+        now = sbx_now();
+        if (!cap->exited && (i_pid < 0 || (pr > 0 && pf[i_pid].revents)) &&
+            try_reap(c, cap))
+            drain_until = now + SBX_DRAIN_SEC;
+        if (!cap->exited && !stopped && now >= deadline) {
+            cap->timed_out = true;
+            stop(ctx, c);
+            stopped = true;
+            stop_until = sbx_now() + SBX_STOP_GRACE_SEC;
+        } else if (!cap->exited && stopped && now >= stop_until) {
+            if (c->pid > 0)
+                kill(-c->pid, SIGKILL);
+            stop_until = now + SBX_STOP_GRACE_SEC;
+        }
+        if (cap->exited && now >= drain_until)
+            break; /* a grandchild holds the pipes: stop waiting */
+    }
+    /* Every path ends with the child reaped: no zombies. */
+    if (c->pid > 0) {
+        if (!stopped)
+            stop(ctx, c);
+        kill(-c->pid, SIGKILL);
+        sbx_reap(c, &cap->status);
+        cap->exited = true;
+    }
+    sbx_closep(&c->out_fd);
+    sbx_closep(&c->err_fd);
+    cap->wall_sec = sbx_now() - start;
+    free(buf);
+    return rc;
+}

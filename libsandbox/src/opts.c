@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* Defaults, validation, size parsing, and the resolved run plan. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+/* The size of sandbox_opts / sandbox_result in version 0.1.0: callers
+ * built against any later header pass at least this much. */
+#define SBX_OPTS_MIN_SIZE (offsetof(sandbox_opts, cancel_fd) + sizeof(int))
+#define SBX_RESULT_MIN_SIZE (offsetof(sandbox_result, message) + sizeof(char *))
+#define SBX_COMMAND_MAX (1u << 20)
+
+int sandbox_opts_init(sandbox_opts *opts, size_t size)
+{
+    if (opts == NULL || size < SBX_OPTS_MIN_SIZE)
+        return SANDBOX_EABI;
+    sandbox_opts d;
+    memset(&d, 0, sizeof d);
+    d.struct_size = size < sizeof d ? size : sizeof d;
+    d.image = SANDBOX_DEFAULT_IMAGE;
+    d.timeout_sec = SANDBOX_DEFAULT_TIMEOUT_SEC;
+    d.network = SANDBOX_NETWORK_NONE;
+    d.memory = SANDBOX_DEFAULT_MEMORY;
+    d.pids = SANDBOX_DEFAULT_PIDS;
+    d.cpus = SANDBOX_DEFAULT_CPUS;
+    d.output_limit = SANDBOX_DEFAULT_OUTPUT_LIMIT;
+    d.cancel_fd = -1;
+    /* A caller with a newer, larger struct gets its tail zeroed; one with
+     * an older, smaller struct gets only the fields it knows. */
+    memset(opts, 0, size);
+    memcpy(opts, &d, d.struct_size);
+    opts->struct_size = size;
+    return 0;
+}
+
+int sandbox_result_init(sandbox_result *res, size_t size)
+{
+    if (res == NULL || size < SBX_RESULT_MIN_SIZE)
+        return SANDBOX_EABI;
+    memset(res, 0, size);
+    res->struct_size = size;
+    res->exit_code = -1;
+    return 0;
+}
+
+int sbx_opts_normalize(const sandbox_opts *in, sandbox_opts *out, sbx_err *e)
+{
+    if (in == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL, "opts is NULL");
+    if (in->struct_size < SBX_OPTS_MIN_SIZE)
+        return sbx_fail(e, SANDBOX_EABI,
+                        "opts.struct_size is %zu: initialise the options "
+                        "with sandbox_opts_init(&opts, sizeof opts)",
+                        in->struct_size);
+    sandbox_opts_init(out, sizeof *out);
+    size_t n = in->struct_size < sizeof *out ? in->struct_size : sizeof *out;
+    memcpy(out, in, n);
+    out->struct_size = sizeof *out;
+    return 0;
+}
+
+int sbx_parse_size(const char *s, uint64_t *bytes)
+{
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return SANDBOX_EINVAL;
+    uint64_t whole = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (whole > (UINT64_MAX - 9) / 10)
+            return SANDBOX_EINVAL;
+        whole = whole * 10 + (uint64_t)(*p - '0');
+    }
+    /* Fraction: keep up to 9 digits, enough for byte precision below 1 PiB. */
+    uint64_t frac = 0, scale = 1;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return SANDBOX_EINVAL;
+        for (; isdigit((unsigned char)*p); p++) {
+            if (scale < 1000000000ULL) {
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+        }
+    }
+    uint64_t mult = 1;
+    switch (tolower((unsigned char)*p)) {
+    case 'k': mult = 1ULL << 10; p++; break;
+    case 'm': mult = 1ULL << 20; p++; break;
+    case 'g': mult = 1ULL << 30; p++; break;
+    case 't': mult = 1ULL << 40; p++; break;
+    case 'b':
+    case '\0': break;
+    default: return SANDBOX_EINVAL;
+    }
+    if (mult > 1 && tolower((unsigned char)*p) == 'i')
+        p++;
+    if (tolower((unsigned char)*p) == 'b')
+        p++;
+    if (*p != '\0')
+        return SANDBOX_EINVAL;
+    if (whole > UINT64_MAX / mult)
+        return SANDBOX_EINVAL;
+    /* frac/scale * mult, computed without overflow for mult <= 2^40. */
+    uint64_t fbytes = (frac * (mult >> 10)) / scale * 1024 +
+                      ((frac * (mult & 1023)) / scale);
+    if (mult < 1024)
+        fbytes = 0; /* a fraction of a byte is nothing */
+    if (whole * mult > UINT64_MAX - fbytes)
+        return SANDBOX_EINVAL;
+    *bytes = whole * mult + fbytes;
+    return 0;
+}
+
+static bool image_ok(const char *s)
+{
+    if (!isalnum((unsigned char)s[0]))
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!isalnum(c) && strchr("._/:@-", c) == NULL)
+            return false;
+    }
+    return strlen(s) <= 512;
+}
+
+static bool env_ok(const char *s)
+{
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    const char *p = s;
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    return *p == '=';
+}
+
+/* Absolute path a container runtime's -v syntax can carry. */
+static const char *path_problem(const char *p)
+{
+    if (p[0] != '/')
+        return "is not an absolute path";
+    if (strpbrk(p, ":,") != NULL)
+        return "contains ':' or ',' which the runtime's mount syntax cannot "
+               "carry; rename or symlink it";
+    for (const char *q = p; *q; q++)
+        if (iscntrl((unsigned char)*q))
+            return "contains a control character";
+    return NULL;
+}
+
+int sbx_validate(const sandbox_opts *o, sbx_err *e)
+{
+    uint64_t mem;
+
+    if (o->command == NULL || o->command[0] == '\0')
+        return sbx_fail(e, SANDBOX_EINVAL, "command is empty: set "
+                        "opts.command to the shell command to run");
+    if (strlen(o->command) > SBX_COMMAND_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "command is longer than %u bytes",
+                        SBX_COMMAND_MAX);
+    if (o->image == NULL || !image_ok(o->image))
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image '%s' is not a valid image reference (letters, "
+                        "digits and ._/:@- only, starting with a letter or "
+                        "digit)", o->image ? o->image : "(null)");
+    if (o->runtime != NULL && o->runtime[0] == '\0')
+        return sbx_fail(e, SANDBOX_EINVAL, "runtime is an empty string: use "
+                        "NULL to detect, or \"podman\" / \"docker\"");
+    if (!isfinite(o->timeout_sec) || o->timeout_sec <= 0 ||
+        o->timeout_sec > SBX_TIMEOUT_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "timeout %g s is out of range: "
+                        "it must be > 0 and at most %g s (7 days)",
+                        o->timeout_sec, SBX_TIMEOUT_MAX);
+    if (o->network != SANDBOX_NETWORK_NONE &&
+        o->network != SANDBOX_NETWORK_BRIDGE)
+        return sbx_fail(e, SANDBOX_EINVAL, "network %d is unknown: use "
+                        "SANDBOX_NETWORK_NONE or SANDBOX_NETWORK_BRIDGE",
+                        o->network);
+    if (o->memory == NULL || sbx_parse_size(o->memory, &mem) < 0)
+        return sbx_fail(e, SANDBOX_EINVAL, "memory '%s' is not a size: write "
+                        "a number with an optional unit, e.g. 512m or 2g",
+                        o->memory ? o->memory : "(null)");
+    if (mem < SBX_MEMORY_MIN || mem > SBX_MEMORY_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "memory '%s' is out of range: it "
+                        "must be between 6m and 1t", o->memory);
+    if (o->pids < 1 || o->pids > SBX_PIDS_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "pids %ld is out of range: it must "
+                        "be between 1 and %ld", o->pids, SBX_PIDS_MAX);
+    if (!isfinite(o->cpus) || o->cpus < SBX_CPUS_MIN || o->cpus > 4096)
+        return sbx_fail(e, SANDBOX_EINVAL, "cpus %g is out of range: it must "
+                        "be between 0.01 and the host's CPU count", o->cpus);
+    if (o->output_limit < SBX_OUTPUT_LIMIT_MIN ||
+        o->output_limit > SBX_OUTPUT_LIMIT_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "output_limit %zu is out of range: "
+                        "it must be between %d and %zu bytes",
+                        o->output_limit, SBX_OUTPUT_LIMIT_MIN,
+                        SBX_OUTPUT_LIMIT_MAX);
+    if (o->workspace != NULL) {
+        struct stat st;
+        const char *why = path_problem(o->workspace);
+        if (o->workspace[0] != '/' && o->workspace[0] != '\0')
+            why = NULL; /* relative paths are resolved below */
+        if (why != NULL)
+            return sbx_fail(e, SANDBOX_EINVAL, "workspace '%s' %s",
+                            o->workspace, why);
+        if (stat(o->workspace, &st) < 0)
+            return sbx_fail_errno(e, SANDBOX_EINVAL, errno,
+                                  "workspace '%s' cannot be used",
+                                  o->workspace);
+        if (!S_ISDIR(st.st_mode))
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "workspace '%s' is not a directory", o->workspace);
+    }
+    if (o->n_mounts > SBX_MAX_MOUNTS || (o->n_mounts > 0 && !o->mounts))
+        return sbx_fail(e, SANDBOX_EINVAL, "mounts: %zu entries (at most %d, "
+                        "and mounts must not be NULL)", o->n_mounts,
+                        SBX_MAX_MOUNTS);
+    for (size_t i = 0; i < o->n_mounts; i++) {
+        const sandbox_mount *m = &o->mounts[i];
+        struct stat st;
+        const char *why;
+        if (m->host == NULL || m->box == NULL)
+            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: host and box "
+                            "paths are required", i);
+        if ((why = path_problem(m->host)) != NULL)
+            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: host path '%s' "
+                            "%s", i, m->host, why);
+        if ((why = path_problem(m->box)) != NULL)
+            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path '%s' %s",
+                            i, m->box, why);
+        if (strcmp(m->box, "/") == 0 ||
+            (o->workspace && strcmp(m->box, "/workspace") == 0))
+            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path '%s' "
+                            "would hide the root or the workspace", i, m->box);
+        if (m->writable != 0 && m->writable != 1)
+            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: writable must "
+                            "be 0 or 1", i);
+        if (stat(m->host, &st) < 0)
+            return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "mounts[%zu]: "
+                                  "host path '%s'", i, m->host);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(o->mounts[j].box, m->box) == 0)
+                return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path "
+                                "'%s' is already mounted by mounts[%zu]", i,
+                                m->box, j);
+    }
+    if (o->n_env > SBX_MAX_ENV || (o->n_env > 0 && !o->env))
+        return sbx_fail(e, SANDBOX_EINVAL, "env: %zu entries (at most %d, "
+                        "and env must not be NULL)", o->n_env, SBX_MAX_ENV);
+    for (size_t i = 0; i < o->n_env; i++)
+        if (o->env[i] == NULL || !env_ok(o->env[i]))
+            return sbx_fail(e, SANDBOX_EINVAL, "env[%zu] '%s' is not "
+                            "NAME=VALUE with NAME made of letters, digits and "
+                            "'_'", i, o->env[i] ? o->env[i] : "(null)");
+    if (o->cancel_fd < -1 ||
+        (o->cancel_fd >= 0 && fcntl(o->cancel_fd, F_GETFD) < 0))
+        return sbx_fail(e, SANDBOX_EINVAL, "cancel_fd %d is not an open file "
+                        "descriptor (use -1 for none)", o->cancel_fd);
+    return 0;
+}
+
+int sandbox_opts_validate(const sandbox_opts *opts, char **msg)
+{
+    sbx_err e = {0};
+    sandbox_opts o;
+    if (msg != NULL)
+        *msg = NULL;
+    int rc = sbx_opts_normalize(opts, &o, &e);
+    if (rc == 0)
+        rc = sbx_validate(&o, &e);
+    if (rc < 0)
+        sbx_err_out(&e, msg);
+    return rc;
+}
+
+static int resolve_dir(const char *in, char **out, const char *what,
+                       sbx_err *e)
+{
+    char *p = realpath(in, NULL);
+    if (p == NULL)
+        return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "%s '%s'", what, in);
+    const char *why = path_problem(p);
+    if (why != NULL) {
+        int rc = sbx_fail(e, SANDBOX_EINVAL, "%s '%s' (resolved to '%s') %s",
+                          what, in, p, why);
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
+{
+    sandbox_opts o;
+    uint8_t rnd[8];
+    int rc;
+
+    memset(plan, 0, sizeof *plan);
+    if ((rc = sbx_opts_normalize(opts, &o, e)) < 0)
+        return rc;
+    if ((rc = sbx_validate(&o, e)) < 0)
+        return rc;
+
+    plan->command = o.command;
+    plan->image = o.image;
+    plan->network = o.network;
+    plan->memory = o.memory;
+    plan->pids = o.pids;
+    plan->timeout_sec = o.timeout_sec;
+    plan->output_limit = o.output_limit;
+    plan->env = o.env;
+    plan->n_env = o.n_env;
+    plan->cancel_fd = o.cancel_fd;
+    /* podman and docker refuse more CPUs than the host has: clamp, so the
+     * contract's default of 2.0 still works on a one-CPU machine. */
+    double cpus = o.cpus;
+    long online = sbx_online_cpus();
+    if (cpus > (double)online)
+        cpus = (double)online;
+    snprintf(plan->cpus, sizeof plan->cpus, "%.2f", cpus);
+    /* Trim trailing zeros: "2.00" -> "2", "0.50" -> "0.5". */
+    char *dot = strchr(plan->cpus, '.');
+    if (dot != NULL) {
+        char *end = plan->cpus + strlen(plan->cpus) - 1;
+        while (end > dot && *end == '0')
+            *end-- = '\0';
+        if (end == dot)
+            *end = '\0';
+    }
+
+    if (o.workspace != NULL &&
+        (rc = resolve_dir(o.workspace, &plan->workspace, "workspace", e)) < 0)
+        goto fail;
+    plan->mount_args = calloc(o.n_mounts + 1, sizeof(char *));
+    if (plan->mount_args == NULL) {
+        rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < o.n_mounts; i++) {
+        sbx_autofree char *host = NULL;
+        if ((rc = resolve_dir(o.mounts[i].host, &host, "mount host path",
+                              e)) < 0)
+            goto fail;
+        plan->mount_args[i] = sbx_asprintf("%s:%s:%s", host, o.mounts[i].box,
+                                           o.mounts[i].writable ? "rw" : "ro");
+        if (plan->mount_args[i] == NULL) {
+            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    rc = sbx_find_runtime(o.runtime, getenv(SANDBOX_RUNTIME_ENV),
+                          getenv("PATH"), &plan->runtime_path, &plan->kind, e);
+    if (rc < 0)
+        goto fail;
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "getrandom");
+        goto fail;
+    }
+    snprintf(plan->name, sizeof plan->name,
+             "sandbox-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    snprintf(plan->label, sizeof plan->label, "%s=%ld", SANDBOX_LABEL,
+             (long)getpid());
+    return 0;
+fail:
+    sbx_plan_free(plan);
+    return rc;
+}
+
+void sbx_plan_free(sbx_plan *plan)
+{
+    free(plan->runtime_path);
+    free(plan->workspace);
+    if (plan->mount_args != NULL)
+        for (char **p = plan->mount_args; *p; p++)
+            free(*p);
+    free(plan->mount_args);
+    memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Make podman and docker usable on this host (idempotent):
+#   * write the podman containers.conf drop-in (runc, cgroupfs, file
+#     events logger, lowered default nofile ulimit);
+#   * clean up stale dockerd/containerd pid files and sockets;
+#   * start dockerd in the background if it is not already answering and
+#     wait (bounded) for `docker info`.
+# See docs/setup.md for the reasons behind each setting.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG=start-engines
+require_root "$0" "$@"
+
+usage() {
+    cat <<EOF
+usage: $0 [--podman-only|--docker-only]
+EOF
+}
+
+do_podman=1
+do_docker=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --podman-only) do_docker=0 ;;
+    --docker-only) do_podman=0 ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+
+# ---------------------------------------------------------------- podman --
+write_containers_conf() {
+    local want
+    want="$(
+        cat <<'EOF'
+# Written by libsandbox scripts/start-engines.sh -- see docs/setup.md.
+[containers]
+# The host's hard RLIMIT_NOFILE may be lower than podman's default
+# (1048576), which makes every `podman run` fail.
+default_ulimits = ["nofile=1024:1024"]
+
+[engine]
+# crun 1.8 (Debian 12) fails on hybrid/v1 cgroup hosts; runc works.
+runtime = "runc"
+# systemd is not necessarily PID 1: manage cgroups directly and log
+# events to a file instead of journald.
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+    )"
+    if [[ -f "${CONTAINERS_CONF_DROPIN}" ]] && [[ "$(cat "${CONTAINERS_CONF_DROPIN}")" == "${want}" ]]; then
+        log "podman: ${CONTAINERS_CONF_DROPIN} up to date"
+    else
+        mkdir -p "$(dirname "${CONTAINERS_CONF_DROPIN}")"
+        printf '%s\n' "${want}" >"${CONTAINERS_CONF_DROPIN}.tmp"
+        mv -f "${CONTAINERS_CONF_DROPIN}.tmp" "${CONTAINERS_CONF_DROPIN}"
+        log "podman: wrote ${CONTAINERS_CONF_DROPIN}"
+    fi
+}
+
+check_podman() {
+    command -v podman >/dev/null 2>&1 || die "podman is not installed (run scripts/install.sh)"
+    local info
+    if ! info="$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Host.EventLogger}} {{.Store.GraphDriverName}}' 2>&1)"; then
+        warn "podman info failed; trying 'podman system migrate' to clear stale state"
+        podman system migrate >/dev/null 2>&1 || true
+        info="$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Host.EventLogger}} {{.Store.GraphDriverName}}' 2>&1)" ||
+            die "podman info fails: ${info}"
+    fi
+    # shellcheck disable=SC2086
+    set -- ${info}
+    [[ "$1" == runc ]] || die "podman uses OCI runtime '$1', expected runc (is ${CONTAINERS_CONF_DROPIN} read?)"
+    log "podman: ok (runtime=$1 cgroup_manager=$2 events_logger=$3 storage=$4)"
+}
+
+# ---------------------------------------------------------------- docker --
+pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
+
+cleanup_stale_docker() {
+    local pid f
+    # dockerd refuses to start if its pidfile names a live process, and a
+    # leftover socket/pid from a killed daemon confuses clients.
+    if [[ -f "${DOCKERD_PIDFILE}" ]]; then
+        pid="$(cat "${DOCKERD_PIDFILE}" 2>/dev/null || true)"
+        if ! pid_alive "${pid}"; then
+            log "docker: removing stale pidfile ${DOCKERD_PIDFILE} (pid ${pid:-?})"
+            rm -f "${DOCKERD_PIDFILE}"
+        fi
+    fi
+    for f in /var/run/docker/containerd/containerd.pid /run/docker/containerd/containerd.pid; do
+        [[ -f "${f}" ]] || continue
+        pid="$(cat "${f}" 2>/dev/null || true)"
+        if ! pid_alive "${pid}"; then
+            log "docker: removing stale ${f}"
+            rm -f "${f}"
+        fi
+    done
+    if [[ -S "${DOCKER_SOCK}" ]] && ! pgrep -x dockerd >/dev/null 2>&1; then
+        log "docker: removing stale socket ${DOCKER_SOCK}"
+        rm -f "${DOCKER_SOCK}"
+    fi
+}
+
+start_dockerd() {
+    command -v dockerd >/dev/null 2>&1 || die "dockerd is not installed (run scripts/install.sh)"
+    if docker_up; then
+        log "docker: daemon already running ($(docker_cli))"
+        return 0
+    fi
+    local pid=""
+    pid="$(pgrep -x dockerd | head -n1 || true)"
+    if [[ -n "${pid}" ]]; then
+        log "docker: dockerd (pid ${pid}) is running but not answering yet; waiting"
+    else
+        cleanup_stale_docker
+        mkdir -p "$(dirname "${DOCKERD_LOG}")"
+        log "docker: starting dockerd ${DOCKERD_FLAGS[*]} (log: ${DOCKERD_LOG})"
+        # setsid + nohup: the daemon must outlive this script and its
+        # session; stdin from /dev/null so it never holds our terminal.
+        setsid nohup dockerd "${DOCKERD_FLAGS[@]}" >>"${DOCKERD_LOG}" 2>&1 </dev/null &
+        pid=$!
+        disown "${pid}" 2>/dev/null || true
+    fi
+    local i
+    for ((i = 0; i < DOCKERD_WAIT_SECONDS * 2; i++)); do
+        if docker_up; then
+            log "docker: daemon up after ~$((i / 2))s ($(docker_cli))"
+            return 0
+        fi
+        if ! pid_alive "${pid}" && ! pgrep -x dockerd >/dev/null 2>&1; then
+            tail -n 20 "${DOCKERD_LOG}" >&2 || true
+            die "dockerd exited during startup; see ${DOCKERD_LOG}"
+        fi
+        sleep 0.5
+    done
+    tail -n 20 "${DOCKERD_LOG}" >&2 || true
+    die "dockerd did not answer 'docker info' within ${DOCKERD_WAIT_SECONDS}s; see ${DOCKERD_LOG}"
+}
+
+check_docker_cli() {
+    local cli onpath
+    cli="$(docker_cli)" || die "no docker client can talk to the daemon"
+    onpath="$(command -v docker || true)"
+    if [[ "${cli}" != "${onpath}" ]]; then
+        warn "'docker' on PATH (${onpath:-none}) cannot talk to the daemon; ${cli} can."
+        warn "Put $(dirname "${cli}") first in PATH, or set LIBSANDBOX_DOCKER_CLI=${cli}."
+    fi
+    log "docker: client ${cli} $("${cli}" version --format 'client {{.Client.Version}} / server {{.Server.Version}} (API {{.Server.APIVersion}})')"
+}
+
+if [[ ${do_podman} -eq 1 ]]; then
+    write_containers_conf
+    check_podman
+fi
+if [[ ${do_docker} -eq 1 ]]; then
+    start_dockerd
+    check_docker_cli
+fi
