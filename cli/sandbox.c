@@ -14,7 +14,9 @@
  * Exit status: the command's; 124 on timeout; 125 when sandbox itself
  * failed; 128+N when interrupted by signal N (SIGINT 130, SIGTERM 143).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -42,10 +44,12 @@ static const char usage_text[] =
     "  exit=<n>\\n--- stdout ---\\n<stdout>--- stderr ---\\n<stderr>\n"
     "\n"
     "Options:\n"
-    "  --image IMAGE          container image (default " SANDBOX_DEFAULT_IMAGE ")\n"
+    "  --image IMAGE          container image (default " SANDBOX_DEFAULT_IMAGE
+    ")\n"
     "  --timeout SEC          wall-clock limit in seconds (default 60)\n"
     "  --network none|bridge  network mode (default none: loopback only)\n"
-    "  --memory SIZE          memory limit, e.g. 512m, 2g (default " SANDBOX_DEFAULT_MEMORY ")\n"
+    "  --memory SIZE          memory limit, e.g. 512m, 2g "
+    "(default " SANDBOX_DEFAULT_MEMORY ")\n"
     "  --pids N               process limit (default 512)\n"
     "  --cpus N               CPU limit (default 2.0, clamped to the host)\n"
     "  --workspace DIR        mounted read-write at /workspace (default: .)\n"
@@ -53,12 +57,14 @@ static const char usage_text[] =
     "  --mount HOST:BOX[:ro|rw]  extra bind mount, read-only unless :rw\n"
     "                         (repeatable)\n"
     "  --env NAME=VALUE       set a variable in the box (repeatable)\n"
-    "  --runtime NAME|PATH    podman, docker or a path (default: $" SANDBOX_RUNTIME_ENV ",\n"
+    "  --runtime NAME|PATH    podman, docker or a path (default: "
+    "$" SANDBOX_RUNTIME_ENV ",\n"
     "                         else podman, else docker)\n"
-    "  --output-limit BYTES   bytes kept per stream and text cap (default 50000)\n"
+    "  --output-limit BYTES   bytes kept per stream and text cap (default "
+    "50000)\n"
     "  --json                 print the whole result as JSON\n"
-    "  --version              print the CLI and library versions\n"
-    "  --help                 print this help\n"
+    "  -V, --version          print the CLI and library versions\n"
+    "  -h, --help             print this help\n"
     "\n"
     "Exit status: the command's; 124 timeout; 125 sandbox failed;\n"
     "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n";
@@ -99,8 +105,8 @@ static int parse_ulong(const char *flag, const char *s, unsigned long long max,
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (s[0] < '0' || s[0] > '9' || *end || errno || v > max) {
-        usage_error("invalid value '%s' for %s: expected a whole number%s",
-                    s, flag, errno == ERANGE || v > max ? " (too large)" : "");
+        usage_error("invalid value '%s' for %s: expected a whole number%s", s,
+                    flag, errno == ERANGE || v > max ? " (too large)" : "");
         return -1;
     }
     *out = v;
@@ -180,31 +186,31 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
     for (size_t i = 0; i < o->n_env; i++)
         json_array_append_new(env, json_string(o->env[i]));
     for (size_t i = 0; i < o->n_mounts; i++)
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}",
-            "host", o->mounts[i].host, "box", o->mounts[i].box,
-            "writable", o->mounts[i].writable));
-    json_t *opts = json_pack("{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
-                             " s:I, s:o, s:o}",
-        "command", jstr(o->command), "image", jstr(o->image),
-        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
-        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
-        "memory", jstr(o->memory), "pids", (json_int_t)o->pids,
-        "cpus", o->cpus, "runtime", jstr(o->runtime),
-        "output_limit", (json_int_t)o->output_limit, "env", env,
-        "mounts", mounts);
-    json_t *root = json_pack("{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
-                             " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "host",
+                                                o->mounts[i].host, "box",
+                                                o->mounts[i].box, "writable",
+                                                o->mounts[i].writable));
+    json_t *opts = json_pack(
+        "{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+        " s:I, s:o, s:o}",
+        "command", jstr(o->command), "image", jstr(o->image), "workspace",
+        jstr(o->workspace), "timeout_sec", o->timeout_sec, "network",
+        o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none", "memory",
+        jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
+        "runtime", jstr(o->runtime), "output_limit",
+        (json_int_t)o->output_limit, "env", env, "mounts", mounts);
+    json_t *root = json_pack(
+        "{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
+        " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
         "reason", jstr(sandbox_end_name(r->reason)), "exit_code", r->exit_code,
-        "term_signal", r->term_signal,
-        "error", r->error ? json_string(sandbox_strerror(r->error)) : json_null(),
+        "term_signal", r->term_signal, "error",
+        r->error ? json_string(sandbox_strerror(r->error)) : json_null(),
         "stdout", jstream(&r->out), "stdout_bytes", (json_int_t)r->out.total,
-        "stdout_truncated", r->out.truncated,
-        "stderr", jstream(&r->err), "stderr_bytes", (json_int_t)r->err.total,
-        "stderr_truncated", r->err.truncated,
-        "wall_sec", r->wall_sec, "runtime", jstr(r->runtime),
-        "container_name", jstr(r->container_name),
-        "message", jstr(r->message), "options", opts,
-        "version", sandbox_version());
+        "stdout_truncated", r->out.truncated, "stderr", jstream(&r->err),
+        "stderr_bytes", (json_int_t)r->err.total, "stderr_truncated",
+        r->err.truncated, "wall_sec", r->wall_sec, "runtime", jstr(r->runtime),
+        "container_name", jstr(r->container_name), "message", jstr(r->message),
+        "options", opts, "version", sandbox_version());
     int rc = -1;
     if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
         fputc('\n', stdout) != EOF)
@@ -228,17 +234,17 @@ static int run_gc(int argc, char **argv)
         case 'a': all = 1; break;
         case 'r': runtime = optarg; break;
         case 'h':
-            fputs("Usage: sandbox gc [--all] [--runtime NAME|PATH]\n"
-                  "Remove containers left behind by sandbox (label "
-                  SANDBOX_LABEL ") whose owner\nprocess is gone; with --all, "
-                  "every one of them.\n", stdout);
+            fputs(
+                "Usage: sandbox gc [--all] [--runtime NAME|PATH]\n"
+                "Remove containers left behind by sandbox (label " SANDBOX_LABEL
+                ") whose owner\nprocess is gone; with --all, "
+                "every one of them.\n",
+                stdout);
             return 0;
         case ':':
             usage_error("option '%s' needs a value", argv[optind - 1]);
             return EXIT_SANDBOX;
-        default:
-            unknown_option(argv);
-            return EXIT_SANDBOX;
+        default: unknown_option(argv); return EXIT_SANDBOX;
         }
     }
     if (optind < argc) {
@@ -256,9 +262,23 @@ static int run_gc(int argc, char **argv)
     return rc < 0 ? EXIT_SANDBOX : 0;
 }
 
-enum { OPT_IMAGE = 256, OPT_TIMEOUT, OPT_NETWORK, OPT_MEMORY, OPT_PIDS,
-       OPT_CPUS, OPT_WORKSPACE, OPT_NO_WORKSPACE, OPT_JSON, OPT_RUNTIME,
-       OPT_OUTPUT_LIMIT, OPT_ENV, OPT_MOUNT, OPT_VERSION, OPT_HELP };
+enum {
+    OPT_IMAGE = 256,
+    OPT_TIMEOUT,
+    OPT_NETWORK,
+    OPT_MEMORY,
+    OPT_PIDS,
+    OPT_CPUS,
+    OPT_WORKSPACE,
+    OPT_NO_WORKSPACE,
+    OPT_JSON,
+    OPT_RUNTIME,
+    OPT_OUTPUT_LIMIT,
+    OPT_ENV,
+    OPT_MOUNT,
+    OPT_VERSION,
+    OPT_HELP
+};
 
 static const struct option run_longopts[] = {
     {"image", required_argument, NULL, OPT_IMAGE},
@@ -361,15 +381,21 @@ static int parse_args(struct cli *c, int argc, char **argv)
     /* Options end at the first "--"; getopt never sees the command. */
     while (dd < argc && strcmp(argv[dd], "--"))
         dd++;
-    while ((ch = getopt_long(dd, argv, "+:", run_longopts, NULL)) != -1) {
+    while ((ch = getopt_long(dd, argv, "+:hV", run_longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_IMAGE: o->image = optarg; break;
         case OPT_MEMORY: o->memory = optarg; break;
         case OPT_RUNTIME: o->runtime = optarg; break;
         case OPT_ENV: c->env[o->n_env++] = optarg; break;
         case OPT_JSON: c->json = 1; break;
-        case OPT_WORKSPACE: ws = optarg; no_ws = 0; break;
-        case OPT_NO_WORKSPACE: ws = NULL; no_ws = 1; break;
+        case OPT_WORKSPACE:
+            ws = optarg;
+            no_ws = 0;
+            break;
+        case OPT_NO_WORKSPACE:
+            ws = NULL;
+            no_ws = 1;
+            break;
         case OPT_TIMEOUT:
             if (parse_double("--timeout", optarg, &o->timeout_sec) < 0)
                 return EXIT_SANDBOX;
@@ -395,25 +421,25 @@ static int parse_args(struct cli *c, int argc, char **argv)
                 o->network = SANDBOX_NETWORK_BRIDGE;
             else
                 return usage_error("invalid value '%s' for --network: expected "
-                                   "none or bridge", optarg), EXIT_SANDBOX;
+                                   "none or bridge",
+                                   optarg),
+                       EXIT_SANDBOX;
             break;
         case OPT_MOUNT:
             if (add_mount(c, optarg) < 0)
                 return EXIT_SANDBOX;
             break;
+        case 'V':
         case OPT_VERSION:
             printf("sandbox %s (libsandbox %s)\n", SANDBOX_VERSION_STRING,
                    sandbox_version());
             return 0;
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return 0;
+        case 'h':
+        case OPT_HELP: fputs(usage_text, stdout); return 0;
         case ':':
             usage_error("option '%s' needs a value", argv[optind - 1]);
             return EXIT_SANDBOX;
-        default:
-            unknown_option(argv);
-            return EXIT_SANDBOX;
+        default: unknown_option(argv); return EXIT_SANDBOX;
         }
     }
     if (optind < dd) {
@@ -434,7 +460,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
         c->workspace = ws ? realpath(ws, NULL) : getcwd(NULL, 0);
         if (!c->workspace)
             return fail("workspace %s: %s", ws ? ws : "(current directory)",
-                        strerror(errno)), EXIT_SANDBOX;
+                        strerror(errno)),
+                   EXIT_SANDBOX;
         o->workspace = c->workspace;
     }
     return -1;

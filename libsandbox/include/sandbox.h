@@ -120,10 +120,10 @@ typedef struct sandbox_opts {
  * terminator that is not counted in len); total counts every byte the
  * command wrote, including the ones dropped. */
 typedef struct sandbox_stream {
-    char *data;         /* owned by the result; never NULL after a run */
-    size_t len;         /* bytes in data                               */
-    uint64_t total;     /* bytes produced                              */
-    int truncated;      /* 1 if total > len                            */
+    char *data;     /* owned by the result; never NULL after a run */
+    size_t len;     /* bytes in data                               */
+    uint64_t total; /* bytes produced                              */
+    int truncated;  /* 1 if total > len                            */
 } sandbox_stream;
 
 typedef struct sandbox_result {

@@ -89,22 +89,22 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
     if (cap->timed_out) {
         res->reason = SANDBOX_END_TIMEOUT;
         res->exit_code = SANDBOX_EXIT_TIMEOUT;
-        set_message(res, sbx_asprintf(
-                             "timed out after %g s; container %s %s",
-                             plan->timeout_sec, plan->name,
-                             sc->removed ? "killed and removed"
-                                         : "could not be verified removed "
-                                           "(run 'sandbox gc')"));
+        set_message(res,
+                    sbx_asprintf("timed out after %g s; container %s %s",
+                                 plan->timeout_sec, plan->name,
+                                 sc->removed ? "killed and removed"
+                                             : "could not be verified removed "
+                                               "(run 'sandbox gc')"));
         return 0;
     }
     if (cap->cancelled) {
         res->reason = SANDBOX_END_CANCELLED;
         res->exit_code = 130;
-        set_message(res, sbx_asprintf(
-                             "cancelled; container %s %s", plan->name,
-                             sc->removed ? "killed and removed"
-                                         : "could not be verified removed "
-                                           "(run 'sandbox gc')"));
+        set_message(res,
+                    sbx_asprintf("cancelled; container %s %s", plan->name,
+                                 sc->removed ? "killed and removed"
+                                             : "could not be verified removed "
+                                               "(run 'sandbox gc')"));
         return 0;
     }
     if (WIFSIGNALED(cap->status)) {
@@ -121,17 +121,16 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
     size_t clen = 0;
     const char *complaint = runtime_complaint(&res->err, &clen);
     if (complaint != NULL &&
-        (code == 125 ||
-         ((code == 126 || code == 127) &&
-          (memmem(complaint, clen, "OCI", 3) != NULL ||
-           memmem(complaint, clen, "runc", 4) != NULL)))) {
+        (code == 125 || ((code == 126 || code == 127) &&
+                         (memmem(complaint, clen, "OCI", 3) != NULL ||
+                          memmem(complaint, clen, "runc", 4) != NULL)))) {
         /* podman and docker exit 125 when they fail themselves, 126/127
          * when the OCI runtime could not start the container. */
         res->reason = SANDBOX_END_ERROR;
         res->error = SANDBOX_ERUNTIME;
-        set_message(res, sbx_asprintf("%s failed before the command ran: %.*s",
-                                      plan->runtime_path, (int)clen,
-                                      complaint));
+        set_message(res,
+                    sbx_asprintf("%s failed before the command ran: %.*s",
+                                 plan->runtime_path, (int)clen, complaint));
         return SANDBOX_ERUNTIME;
     }
     if (code == 128 + SIGKILL) {
@@ -173,8 +172,8 @@ static int fail_result(sandbox_result *res, const sbx_err *e)
     res->reason = SANDBOX_END_ERROR;
     res->error = e->code;
     res->exit_code = -1;
-    set_message(res, sbx_strdup(e->msg[0] ? e->msg
-                                          : sandbox_strerror(e->code)));
+    set_message(res,
+                sbx_strdup(e->msg[0] ? e->msg : sandbox_strerror(e->code)));
     ensure_data(&res->out);
     ensure_data(&res->err);
     return e->code;
@@ -265,16 +264,17 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
         *msg = NULL;
     if (removed != NULL)
         *removed = 0;
-    rc = sbx_find_runtime(runtime, getenv(SANDBOX_RUNTIME_ENV),
-                          getenv("PATH"), &path, &kind, &e);
+    rc = sbx_find_runtime(runtime, getenv(SANDBOX_RUNTIME_ENV), getenv("PATH"),
+                          &path, &kind, &e);
     if (rc < 0)
         goto out;
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)
         goto out;
     if (sbx_run_quiet(ps, SBX_CLEANUP_CALL_SEC, &listing, 1 << 20) != 0) {
-        rc = sbx_fail(&e, SANDBOX_ERUNTIME, "'%s ps' failed: is the %s "
-                      "service running?", path,
-                      kind == SBX_RT_PODMAN ? "podman" : "docker");
+        rc = sbx_fail(&e, SANDBOX_ERUNTIME,
+                      "'%s ps' failed: is the %s "
+                      "service running?",
+                      path, kind == SBX_RT_PODMAN ? "podman" : "docker");
         goto out;
     }
     for (char *line = listing, *next; line && *line; line = next) {

@@ -119,8 +119,8 @@ size_t sbx_utf8_cut(const char *s, size_t len, size_t limit)
 }
 
 int sbx_format_text(int exit_code, const char *out, size_t out_len,
-                    const char *err, size_t err_len, size_t limit,
-                    char **text, size_t *len)
+                    const char *err, size_t err_len, size_t limit, char **text,
+                    size_t *len)
 {
     sbx_buf b = {0};
     char head[64];
@@ -133,8 +133,8 @@ int sbx_format_text(int exit_code, const char *out, size_t out_len,
     if (limit < mlen + 1)
         return SANDBOX_EINVAL;
 
-    int hn = snprintf(head, sizeof head, "exit=%d\n--- stdout ---\n",
-                      exit_code);
+    int hn =
+        snprintf(head, sizeof head, "exit=%d\n--- stdout ---\n", exit_code);
     rc = sbx_buf_put(&b, head, (size_t)hn);
     if (rc == 0 && out_len > 0)
         rc = sbx_buf_put_utf8(&b, out, out_len);

@@ -33,9 +33,8 @@ typedef struct sbx_err {
 SBX_HIDDEN int sbx_fail(sbx_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Same, appending ": <strerror(errnum)>". */
-SBX_HIDDEN int sbx_fail_errno(sbx_err *e, int code, int errnum,
-                              const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+SBX_HIDDEN int sbx_fail_errno(sbx_err *e, int code, int errnum, const char *fmt,
+                              ...) __attribute__((format(printf, 4, 5)));
 /* Copy e's message into a malloc'd string for a char **msg out-param. */
 SBX_HIDDEN void sbx_err_out(const sbx_err *e, char **msg);
 
@@ -63,23 +62,23 @@ typedef enum sbx_runtime_kind {
 
 /* A validated, resolved run: everything the backend needs, owned. */
 typedef struct sbx_plan {
-    char *runtime_path;       /* absolute path of podman/docker */
+    char *runtime_path; /* absolute path of podman/docker */
     sbx_runtime_kind kind;
-    const char *command;      /* borrowed from opts */
-    const char *image;        /* borrowed */
-    char *workspace;          /* realpath of opts->workspace or NULL */
+    const char *command; /* borrowed from opts */
+    const char *image;   /* borrowed */
+    char *workspace;     /* realpath of opts->workspace or NULL */
     int network;
-    const char *memory;       /* borrowed, validated */
+    const char *memory; /* borrowed, validated */
     long pids;
-    char cpus[32];            /* formatted, clamped */
+    char cpus[32]; /* formatted, clamped */
     double timeout_sec;
     size_t output_limit;
-    char **mount_args;        /* NULL-terminated "host:box:ro|rw" */
-    const char *const *env;   /* borrowed, validated */
+    char **mount_args;      /* NULL-terminated "host:box:ro|rw" */
+    const char *const *env; /* borrowed, validated */
     size_t n_env;
     int cancel_fd;
-    char name[64];            /* unique container name */
-    char label[64];           /* SANDBOX_LABEL=<pid> */
+    char name[64];  /* unique container name */
+    char label[64]; /* SANDBOX_LABEL=<pid> */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
@@ -143,19 +142,19 @@ SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
 /* Run argv to completion with output discarded, at most timeout_sec;
  * returns its exit code (or -1 when it could not run or timed out). */
-SBX_HIDDEN int sbx_run_quiet(char *const argv[], double timeout_sec,
-                             char **out, size_t out_cap);
+SBX_HIDDEN int sbx_run_quiet(char *const argv[], double timeout_sec, char **out,
+                             size_t out_cap);
 
 /* ---- capture.c: the poll loop --------------------------------------- */
 
 typedef struct sbx_capture {
     sandbox_stream out;
     sandbox_stream err;
-    size_t cap;         /* bytes kept per stream */
+    size_t cap; /* bytes kept per stream */
     bool timed_out;
     bool cancelled;
-    bool exited;        /* the child was reaped */
-    int status;         /* wait status when exited */
+    bool exited; /* the child was reaped */
+    int status;  /* wait status when exited */
     double wall_sec;
 } sbx_capture;
 
@@ -163,13 +162,13 @@ typedef struct sbx_capture {
  * the child is reaped; it must make the child exit (kill the container). */
 typedef void (*sbx_stop_fn)(void *ctx, sbx_child *c);
 
-SBX_HIDDEN int sbx_capture_run(sbx_child *c, double timeout_sec,
-                               int cancel_fd, sbx_stop_fn stop, void *ctx,
-                               sbx_capture *cap, sbx_err *e);
+SBX_HIDDEN int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
+                               sbx_stop_fn stop, void *ctx, sbx_capture *cap,
+                               sbx_err *e);
 SBX_HIDDEN void sbx_stream_free(sandbox_stream *s);
 /* Append n bytes to s keeping at most cap; counts everything. */
-SBX_HIDDEN int sbx_stream_append(sandbox_stream *s, size_t cap,
-                                 const char *buf, size_t n);
+SBX_HIDDEN int sbx_stream_append(sandbox_stream *s, size_t cap, const char *buf,
+                                 size_t n);
 
 /* ---- format.c: the contract's text form ----------------------------- */
 

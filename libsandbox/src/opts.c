@@ -93,10 +93,22 @@ int sbx_parse_size(const char *s, uint64_t *bytes)
     }
     uint64_t mult = 1;
     switch (tolower((unsigned char)*p)) {
-    case 'k': mult = 1ULL << 10; p++; break;
-    case 'm': mult = 1ULL << 20; p++; break;
-    case 'g': mult = 1ULL << 30; p++; break;
-    case 't': mult = 1ULL << 40; p++; break;
+    case 'k':
+        mult = 1ULL << 10;
+        p++;
+        break;
+    case 'm':
+        mult = 1ULL << 20;
+        p++;
+        break;
+    case 'g':
+        mult = 1ULL << 30;
+        p++;
+        break;
+    case 't':
+        mult = 1ULL << 40;
+        p++;
+        break;
     case 'b':
     case '\0': break;
     default: return SANDBOX_EINVAL;
@@ -110,8 +122,8 @@ int sbx_parse_size(const char *s, uint64_t *bytes)
     if (whole > UINT64_MAX / mult)
         return SANDBOX_EINVAL;
     /* frac/scale * mult, computed without overflow for mult <= 2^40. */
-    uint64_t fbytes = (frac * (mult >> 10)) / scale * 1024 +
-                      ((frac * (mult & 1023)) / scale);
+    uint64_t fbytes =
+        (frac * (mult >> 10)) / scale * 1024 + ((frac * (mult & 1023)) / scale);
     if (mult < 1024)
         fbytes = 0; /* a fraction of a byte is nothing */
     if (whole * mult > UINT64_MAX - fbytes)
@@ -161,7 +173,8 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
     uint64_t mem;
 
     if (o->command == NULL || o->command[0] == '\0')
-        return sbx_fail(e, SANDBOX_EINVAL, "command is empty: set "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "command is empty: set "
                         "opts.command to the shell command to run");
     if (strlen(o->command) > SBX_COMMAND_MAX)
         return sbx_fail(e, SANDBOX_EINVAL, "command is longer than %u bytes",
@@ -170,36 +183,48 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
         return sbx_fail(e, SANDBOX_EINVAL,
                         "image '%s' is not a valid image reference (letters, "
                         "digits and ._/:@- only, starting with a letter or "
-                        "digit)", o->image ? o->image : "(null)");
+                        "digit)",
+                        o->image ? o->image : "(null)");
     if (o->runtime != NULL && o->runtime[0] == '\0')
-        return sbx_fail(e, SANDBOX_EINVAL, "runtime is an empty string: use "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "runtime is an empty string: use "
                         "NULL to detect, or \"podman\" / \"docker\"");
     if (!isfinite(o->timeout_sec) || o->timeout_sec <= 0 ||
         o->timeout_sec > SBX_TIMEOUT_MAX)
-        return sbx_fail(e, SANDBOX_EINVAL, "timeout %g s is out of range: "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "timeout %g s is out of range: "
                         "it must be > 0 and at most %g s (7 days)",
                         o->timeout_sec, SBX_TIMEOUT_MAX);
     if (o->network != SANDBOX_NETWORK_NONE &&
         o->network != SANDBOX_NETWORK_BRIDGE)
-        return sbx_fail(e, SANDBOX_EINVAL, "network %d is unknown: use "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "network %d is unknown: use "
                         "SANDBOX_NETWORK_NONE or SANDBOX_NETWORK_BRIDGE",
                         o->network);
     if (o->memory == NULL || sbx_parse_size(o->memory, &mem) < 0)
-        return sbx_fail(e, SANDBOX_EINVAL, "memory '%s' is not a size: write "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "memory '%s' is not a size: write "
                         "a number with an optional unit, e.g. 512m or 2g",
                         o->memory ? o->memory : "(null)");
     if (mem < SBX_MEMORY_MIN || mem > SBX_MEMORY_MAX)
-        return sbx_fail(e, SANDBOX_EINVAL, "memory '%s' is out of range: it "
-                        "must be between 6m and 1t", o->memory);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "memory '%s' is out of range: it "
+                        "must be between 6m and 1t",
+                        o->memory);
     if (o->pids < 1 || o->pids > SBX_PIDS_MAX)
-        return sbx_fail(e, SANDBOX_EINVAL, "pids %ld is out of range: it must "
-                        "be between 1 and %ld", o->pids, SBX_PIDS_MAX);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "pids %ld is out of range: it must "
+                        "be between 1 and %ld",
+                        o->pids, SBX_PIDS_MAX);
     if (!isfinite(o->cpus) || o->cpus < SBX_CPUS_MIN || o->cpus > 4096)
-        return sbx_fail(e, SANDBOX_EINVAL, "cpus %g is out of range: it must "
-                        "be between 0.01 and the host's CPU count", o->cpus);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "cpus %g is out of range: it must "
+                        "be between 0.01 and the host's CPU count",
+                        o->cpus);
     if (o->output_limit < SBX_OUTPUT_LIMIT_MIN ||
         o->output_limit > SBX_OUTPUT_LIMIT_MAX)
-        return sbx_fail(e, SANDBOX_EINVAL, "output_limit %zu is out of range: "
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "output_limit %zu is out of range: "
                         "it must be between %d and %zu bytes",
                         o->output_limit, SBX_OUTPUT_LIMIT_MIN,
                         SBX_OUTPUT_LIMIT_MAX);
@@ -220,50 +245,68 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                             "workspace '%s' is not a directory", o->workspace);
     }
     if (o->n_mounts > SBX_MAX_MOUNTS || (o->n_mounts > 0 && !o->mounts))
-        return sbx_fail(e, SANDBOX_EINVAL, "mounts: %zu entries (at most %d, "
-                        "and mounts must not be NULL)", o->n_mounts,
-                        SBX_MAX_MOUNTS);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "mounts: %zu entries (at most %d, "
+                        "and mounts must not be NULL)",
+                        o->n_mounts, SBX_MAX_MOUNTS);
     for (size_t i = 0; i < o->n_mounts; i++) {
         const sandbox_mount *m = &o->mounts[i];
         struct stat st;
         const char *why;
         if (m->host == NULL || m->box == NULL)
-            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: host and box "
-                            "paths are required", i);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mounts[%zu]: host and box "
+                            "paths are required",
+                            i);
         if ((why = path_problem(m->host)) != NULL)
-            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: host path '%s' "
-                            "%s", i, m->host, why);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mounts[%zu]: host path '%s' "
+                            "%s",
+                            i, m->host, why);
         if ((why = path_problem(m->box)) != NULL)
             return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path '%s' %s",
                             i, m->box, why);
         if (strcmp(m->box, "/") == 0 ||
             (o->workspace && strcmp(m->box, "/workspace") == 0))
-            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path '%s' "
-                            "would hide the root or the workspace", i, m->box);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mounts[%zu]: box path '%s' "
+                            "would hide the root or the workspace",
+                            i, m->box);
         if (m->writable != 0 && m->writable != 1)
-            return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: writable must "
-                            "be 0 or 1", i);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mounts[%zu]: writable must "
+                            "be 0 or 1",
+                            i);
         if (stat(m->host, &st) < 0)
-            return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "mounts[%zu]: "
-                                  "host path '%s'", i, m->host);
+            return sbx_fail_errno(e, SANDBOX_EINVAL, errno,
+                                  "mounts[%zu]: "
+                                  "host path '%s'",
+                                  i, m->host);
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->mounts[j].box, m->box) == 0)
-                return sbx_fail(e, SANDBOX_EINVAL, "mounts[%zu]: box path "
-                                "'%s' is already mounted by mounts[%zu]", i,
-                                m->box, j);
+                return sbx_fail(e, SANDBOX_EINVAL,
+                                "mounts[%zu]: box path "
+                                "'%s' is already mounted by mounts[%zu]",
+                                i, m->box, j);
     }
     if (o->n_env > SBX_MAX_ENV || (o->n_env > 0 && !o->env))
-        return sbx_fail(e, SANDBOX_EINVAL, "env: %zu entries (at most %d, "
-                        "and env must not be NULL)", o->n_env, SBX_MAX_ENV);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "env: %zu entries (at most %d, "
+                        "and env must not be NULL)",
+                        o->n_env, SBX_MAX_ENV);
     for (size_t i = 0; i < o->n_env; i++)
         if (o->env[i] == NULL || !env_ok(o->env[i]))
-            return sbx_fail(e, SANDBOX_EINVAL, "env[%zu] '%s' is not "
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "env[%zu] '%s' is not "
                             "NAME=VALUE with NAME made of letters, digits and "
-                            "'_'", i, o->env[i] ? o->env[i] : "(null)");
+                            "'_'",
+                            i, o->env[i] ? o->env[i] : "(null)");
     if (o->cancel_fd < -1 ||
         (o->cancel_fd >= 0 && fcntl(o->cancel_fd, F_GETFD) < 0))
-        return sbx_fail(e, SANDBOX_EINVAL, "cancel_fd %d is not an open file "
-                        "descriptor (use -1 for none)", o->cancel_fd);
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "cancel_fd %d is not an open file "
+                        "descriptor (use -1 for none)",
+                        o->cancel_fd);
     return 0;
 }
 
@@ -281,8 +324,7 @@ int sandbox_opts_validate(const sandbox_opts *opts, char **msg)
     return rc;
 }
 
-static int resolve_dir(const char *in, char **out, const char *what,
-                       sbx_err *e)
+static int resolve_dir(const char *in, char **out, const char *what, sbx_err *e)
 {
     char *p = realpath(in, NULL);
     if (p == NULL)
@@ -347,8 +389,8 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     }
     for (size_t i = 0; i < o.n_mounts; i++) {
         sbx_autofree char *host = NULL;
-        if ((rc = resolve_dir(o.mounts[i].host, &host, "mount host path",
-                              e)) < 0)
+        if ((rc = resolve_dir(o.mounts[i].host, &host, "mount host path", e)) <
+            0)
             goto fail;
         plan->mount_args[i] = sbx_asprintf("%s:%s:%s", host, o.mounts[i].box,
                                            o.mounts[i].writable ? "rw" : "ro");
@@ -366,8 +408,8 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
         goto fail;
     }
     snprintf(plan->name, sizeof plan->name,
-             "sandbox-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-             rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+             "sandbox-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     snprintf(plan->label, sizeof plan->label, "%s=%ld", SANDBOX_LABEL,
              (long)getpid());
     return 0;

@@ -58,8 +58,8 @@ static int kind_of(const char *spec, sbx_runtime_kind *kind)
 }
 
 int sbx_find_runtime(const char *want, const char *env_value,
-                     const char *path_env, char **path,
-                     sbx_runtime_kind *kind, sbx_err *e)
+                     const char *path_env, char **path, sbx_runtime_kind *kind,
+                     sbx_err *e)
 {
     const char *spec = want;
     const char *from = "the runtime option";
@@ -79,7 +79,8 @@ int sbx_find_runtime(const char *want, const char *env_value,
             if (!is_executable_file(spec))
                 return sbx_fail(e, SANDBOX_ENORUNTIME,
                                 "runtime '%s' (from %s) is not an "
-                                "executable file", spec, from);
+                                "executable file",
+                                spec, from);
             *path = spec[0] == '/' ? sbx_strdup(spec) : realpath(spec, NULL);
         } else {
             *path = search_path(spec, path_env);

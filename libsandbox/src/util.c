@@ -100,44 +100,32 @@ void sandbox_free(void *p)
 const char *sandbox_strerror(int code)
 {
     switch (code) {
-    case SANDBOX_OK:
-        return "success";
-    case SANDBOX_EINVAL:
-        return "invalid option";
+    case SANDBOX_OK: return "success";
+    case SANDBOX_EINVAL: return "invalid option";
     case SANDBOX_ENORUNTIME:
         return "no container runtime found (install podman or docker)";
-    case SANDBOX_ESPAWN:
-        return "could not start the container runtime";
-    case SANDBOX_ENOMEM:
-        return "out of memory";
-    case SANDBOX_EIO:
-        return "system call failed";
+    case SANDBOX_ESPAWN: return "could not start the container runtime";
+    case SANDBOX_ENOMEM: return "out of memory";
+    case SANDBOX_EIO: return "system call failed";
     case SANDBOX_ERUNTIME:
         return "the container runtime failed before the command ran";
     case SANDBOX_EABI:
-        return "struct_size not set: call sandbox_opts_init/sandbox_result_init";
-    default:
-        return "unknown error";
+        return "struct_size not set: call "
+               "sandbox_opts_init/sandbox_result_init";
+    default: return "unknown error";
     }
 }
 
 const char *sandbox_end_name(int reason)
 {
     switch (reason) {
-    case SANDBOX_END_EXITED:
-        return "exited";
-    case SANDBOX_END_SIGNALED:
-        return "signaled";
-    case SANDBOX_END_TIMEOUT:
-        return "timeout";
-    case SANDBOX_END_OOM:
-        return "oom";
-    case SANDBOX_END_CANCELLED:
-        return "cancelled";
-    case SANDBOX_END_ERROR:
-        return "error";
-    default:
-        return "none";
+    case SANDBOX_END_EXITED: return "exited";
+    case SANDBOX_END_SIGNALED: return "signaled";
+    case SANDBOX_END_TIMEOUT: return "timeout";
+    case SANDBOX_END_OOM: return "oom";
+    case SANDBOX_END_CANCELLED: return "cancelled";
+    case SANDBOX_END_ERROR: return "error";
+    default: return "none";
     }
 }
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build examples/minimal.c against an *installed* libsandbox, once through
+# pkg-config and once through find_package(libsandbox), and run both.
+# usage: tests/consumers.sh PREFIX
+set -euo pipefail
+prefix=$1
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/libsandbox-consumers.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+libdir=$(find "$prefix" -name 'libsandbox.pc' -printf '%h\n' | head -n1)
+export PKG_CONFIG_PATH="$libdir"
+export LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64:$(dirname "$libdir")"
+
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror "$root/examples/minimal.c" \
+    $(pkg-config --cflags --libs libsandbox) -o "$work/minimal-pc"
+out=$("$work/minimal-pc" 'echo via-pkg-config' busybox:latest)
+[[ "$out" == $'exit=0\n--- stdout ---\nvia-pkg-config\n--- stderr ---' ]] ||
+    { echo "pkg-config consumer printed: $out" >&2; exit 1; }
+echo "pkg-config consumer: ok"
+
+mkdir -p "$work/cm"
+cat >"$work/cm/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.16)
+project(consumer C)
+find_package(libsandbox 0.1 REQUIRED)
+add_executable(minimal-cmake $root/examples/minimal.c)
+target_link_libraries(minimal-cmake PRIVATE libsandbox::sandbox)
+add_executable(minimal-static $root/examples/minimal.c)
+target_link_libraries(minimal-static PRIVATE libsandbox::sandbox_static)
+CM
+cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cm/build" >/dev/null
+for exe in minimal-cmake minimal-static; do
+    out=$("$work/cm/build/$exe" "echo via-$exe" busybox:latest)
+    [[ "$out" == "exit=0"*"via-$exe"* ]] ||
+        { echo "$exe printed: $out" >&2; exit 1; }
+    echo "CMake package consumer ($exe): ok"
+done
+# Nothing private leaks out of the shared library.
+extra=$(nm -D --defined-only "$prefix"/lib*/libsandbox.so.0 | awk '$2 == "T" {print $3}' |
+    grep -v '^sandbox_' || true)
+[[ -z "$extra" ]] || { echo "unexpected exported symbols: $extra" >&2; exit 1; }
+echo "exported symbols: only sandbox_*"

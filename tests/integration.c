@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/* Integration tests against a real container runtime.
+ *
+ * SANDBOX_TEST_RUNTIME=podman|docker picks the runtime (ctest runs this
+ * binary once per runtime); SANDBOX_TEST_IMAGE the fast image (default
+ * busybox:latest, built locally by scripts/build-images.sh). Every property
+ * is checked from inside the box or on the host, never by sending traffic. */
+#include <sandbox.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *runtime(void)
+{
+    const char *r = getenv("SANDBOX_TEST_RUNTIME");
+    return r && *r ? r : "podman";
+}
+
+static const char *image(void)
+{
+    const char *i = getenv("SANDBOX_TEST_IMAGE");
+    return i && *i ? i : "busybox:latest";
+}
+
+static void opts_for(sandbox_opts *o, const char *cmd)
+{
+    ck_assert_int_eq(sandbox_opts_init(o, sizeof *o), 0);
+    o->command = cmd;
+    o->image = image();
+    o->runtime = runtime();
+    o->timeout_sec = 60;
+}
+
+static int run(sandbox_opts *o, sandbox_result *r)
+{
+    ck_assert_int_eq(sandbox_result_init(r, sizeof *r), 0);
+    return sandbox_run(o, r);
+}
+
+static char *text_of(const sandbox_result *r, size_t *len)
+{
+    char *t = NULL;
+    ck_assert_int_eq(sandbox_format(r, 0, &t, len), 0);
+    return t;
+}
+
+/* How many containers the runtime lists whose name contains `name`. */
+static int containers_named(const char *name)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s ps -a --filter name=%s --format '{{.Names}}'",
+             runtime(), name);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, p))
+        if (strstr(line, name))
+            n++;
+    pclose(p);
+    return n;
+}
+
+static char *make_tmpdir(void)
+{
+    char *d = strdup("/tmp/sbx-it-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_echo)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "echo hi");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.reason, SANDBOX_END_EXITED);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_str_eq(r.out.data, "hi\n");
+    ck_assert_uint_eq(r.out.len, 3);
+    ck_assert_str_eq(r.err.data, "");
+    ck_assert_ptr_nonnull(strstr(r.runtime, runtime()));
+    ck_assert_ptr_nonnull(r.container_name);
+    ck_assert(r.wall_sec > 0);
+    ck_assert_int_eq(containers_named(r.container_name), 0);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_exit_7)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "exit 7");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.reason, SANDBOX_END_EXITED);
+    ck_assert_int_eq(r.exit_code, 7);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_text_form)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "printf out; printf 'e1\\ne2' >&2; exit 3");
+    ck_assert_int_eq(run(&o, &r), 0);
+    char *t = text_of(&r, NULL);
+    ck_assert_str_eq(t, "exit=3\n--- stdout ---\nout\n--- stderr ---\ne1\ne2");
+    sandbox_free(t);
+    sandbox_result_free(&r);
+
+    opts_for(&o, "true");
+    ck_assert_int_eq(run(&o, &r), 0);
+    t = text_of(&r, NULL);
+    ck_assert_str_eq(t, "exit=0\n--- stdout ---\n--- stderr ---\n");
+    sandbox_free(t);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_timeout_kills_container)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "sleep 30");
+    o.timeout_sec = 2;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.reason, SANDBOX_END_TIMEOUT);
+    ck_assert_int_eq(r.exit_code, 124);
+    ck_assert_msg(r.wall_sec < 5.0, "took %.2f s", r.wall_sec);
+    ck_assert_int_eq(containers_named(r.container_name), 0);
+    char *t = text_of(&r, NULL);
+    ck_assert(strncmp(t, "exit=124\n", 9) == 0);
+    sandbox_free(t);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+static void *write_after(void *arg)
+{
+    int fd = *(int *)arg;
+    sleep(2);
+    ck_assert_int_eq(write(fd, "x", 1), 1);
+    return NULL;
+}
+
+START_TEST(test_cancel_kills_container)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    int p[2];
+    pthread_t t;
+    ck_assert_int_eq(pipe(p), 0);
+    opts_for(&o, "sleep 30");
+    o.cancel_fd = p[0];
+    pthread_create(&t, NULL, write_after, &p[1]);
+    ck_assert_int_eq(run(&o, &r), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(r.reason, SANDBOX_END_CANCELLED);
+    ck_assert_msg(r.wall_sec < 6.0, "took %.2f s", r.wall_sec);
+    ck_assert_int_eq(containers_named(r.container_name), 0);
+    close(p[0]);
+    close(p[1]);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_network_none_only_lo)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "ls /sys/class/net");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_str_eq(r.out.data, "lo\n");
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_network_bridge_has_interface)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "ls /sys/class/net | grep -v '^lo$'");
+    o.network = SANDBOX_NETWORK_BRIDGE;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_uint_gt(r.out.len, 0);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_workspace_write_reaches_host)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    char *dir = make_tmpdir();
+    opts_for(&o, "pwd; echo data > /workspace/made-inside");
+    o.workspace = dir;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_str_eq(r.out.data, "/workspace\n");
+    char path[512];
+    snprintf(path, sizeof path, "%s/made-inside", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[16] = {0};
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_str_eq(buf, "data\n");
+    sandbox_result_free(&r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_no_workspace_mounts_nothing)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "grep -c ' /workspace ' /proc/mounts");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_str_eq(r.out.data, "0\n");
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_extra_mount_read_only)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    char *dir = make_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/input", dir);
+    FILE *f = fopen(path, "w");
+    fputs("secret-test-data\n", f);
+    fclose(f);
+    sandbox_mount m = {.host = dir, .box = "/data", .writable = 0};
+    opts_for(&o, "cat /data/input; touch /data/new && echo WROTE");
+    o.mounts = &m;
+    o.n_mounts = 1;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_str_eq(r.out.data, "secret-test-data\n");
+    snprintf(path, sizeof path, "%s/new", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    sandbox_result_free(&r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_env_explicit_only)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    const char *env[] = {"FOO=bar baz"};
+    setenv("LIBSANDBOX_HOST_SECRET", "leaked", 1);
+    opts_for(&o, "echo \"$FOO\"; env | grep -c LIBSANDBOX_HOST_SECRET");
+    o.env = env;
+    o.n_env = 1;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_str_eq(r.out.data, "bar baz\n0\n");
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_truncation_200k)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    size_t len = 0;
+    opts_for(&o, "head -c 200000 /dev/zero | tr '\\0' a");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_uint_eq(r.out.total, 200000);
+    ck_assert_uint_eq(r.out.len, 50000);
+    ck_assert_int_eq(r.out.truncated, 1);
+    char *t = text_of(&r, &len);
+    ck_assert_uint_le(len, 50000);
+    size_t ml = strlen(SANDBOX_TRUNCATION_MARKER);
+    ck_assert_str_eq(t + len - ml, SANDBOX_TRUNCATION_MARKER);
+    sandbox_free(t);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_binary_output)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    size_t len = 0;
+    opts_for(&o, "printf 'a\\377\\376b\\000c'");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_uint_eq(r.out.len, 6);
+    char *t = text_of(&r, &len);
+    const char want[] = "exit=0\n--- stdout ---\na\xEF\xBF\xBD\xEF\xBF\xBD"
+                        "b\0c\n--- stderr ---\n";
+    ck_assert_uint_eq(len, sizeof want - 1);
+    ck_assert(memcmp(t, want, len) == 0);
+    sandbox_free(t);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_host_shell_injection)
+{
+    static const char *const payloads[] = {
+        "echo '%s'; touch %s; echo '", "echo \"x\"; touch %s; echo \"%s\"",
+        "echo x; touch %s #%s",        "echo x && touch %s #%s",
+        "echo `touch %s` %s",          "echo $(touch %s) %s",
+        "echo x' ; touch %s ; '%s",    "echo x\" && touch %s && \"%s",
+    };
+    char *dir = make_tmpdir();
+    char sentinel[512];
+    snprintf(sentinel, sizeof sentinel, "%s/pwned", dir);
+    for (size_t i = 0; i < sizeof payloads / sizeof *payloads; i++) {
+        sandbox_opts o;
+        sandbox_result r;
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, payloads[i], sentinel, sentinel);
+        opts_for(&o, cmd);
+        run(&o, &r);
+        ck_assert_int_ne(r.reason, SANDBOX_END_ERROR);
+        ck_assert_msg(access(sentinel, F_OK) != 0,
+                      "payload %zu created a file on the host", i);
+        sandbox_result_free(&r);
+    }
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_no_caps_no_new_privs)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_ptr_nonnull(strstr(r.out.data, "CapEff:\t0000000000000000"));
+    ck_assert_ptr_nonnull(strstr(r.out.data, "NoNewPrivs:\t1"));
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_fork_bomb_stopped_by_pids)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    /* Try to start 200 sleepers under a 32-process limit (the subshell dies
+     * at the first failed fork), then count them with builtins only: no
+     * fork is left for `ls`. */
+    opts_for(&o, "(i=0; while [ $i -lt 200 ]; do sleep 20 & i=$((i+1)); "
+                 "done) 2>/dev/null; set -- /proc/[0-9]*; echo $#");
+    o.pids = 32;
+    o.timeout_sec = 40;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_ne(r.reason, SANDBOX_END_ERROR);
+    long n = strtol(r.out.data, NULL, 10);
+    ck_assert_msg(n > 1 && n <= 32,
+                  "%ld processes under a 32 pids limit (exit %d, out '%s', "
+                  "err '%.200s')",
+                  n, r.exit_code, r.out.data, r.err.data);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_memory_hog_is_oom)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    /* A shell variable of 256 MiB under a 32 MiB limit. */
+    opts_for(&o, "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo "
+                 "${#x}");
+    o.memory = "32m";
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(r.reason == SANDBOX_END_OOM, "reason %s exit %d: %s",
+                  sandbox_end_name(r.reason), r.exit_code, r.err.data);
+    ck_assert_int_eq(r.exit_code, 137);
+    ck_assert_ptr_nonnull(strstr(r.message, "out of memory"));
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_missing_image_is_runtime_error)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    /* A registry on a closed loopback port: the pull fails at once and no
+     * traffic leaves the machine. */
+    opts_for(&o, "true");
+    o.image = "localhost:1/libsandbox-missing:latest";
+    int rc = run(&o, &r);
+    ck_assert_int_eq(rc, SANDBOX_ERUNTIME);
+    ck_assert_int_eq(r.reason, SANDBOX_END_ERROR);
+    ck_assert_int_eq(r.error, SANDBOX_ERUNTIME);
+    ck_assert_ptr_nonnull(r.message);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+static void *thread_run(void *arg)
+{
+    sandbox_result *r = arg;
+    sandbox_opts o;
+    opts_for(&o, "echo thread");
+    sandbox_result_init(r, sizeof *r);
+    sandbox_run(&o, r);
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    enum { N = 4 };
+    pthread_t t[N];
+    sandbox_result r[N];
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, thread_run, &r[i]);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(r[i].exit_code, 0);
+        ck_assert_str_eq(r[i].out.data, "thread\n");
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(r[i].container_name, r[j].container_name);
+    }
+    for (int i = 0; i < N; i++)
+        sandbox_result_free(&r[i]);
+}
+END_TEST
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_no_fd_leak_no_zombie)
+{
+    int before = count_fds();
+    for (int i = 0; i < 3; i++) {
+        sandbox_opts o;
+        sandbox_result r;
+        opts_for(&o, i == 2 ? "sleep 30" : "echo x");
+        o.timeout_sec = i == 2 ? 1 : 60;
+        run(&o, &r);
+        sandbox_result_free(&r);
+    }
+    ck_assert_int_eq(count_fds(), before);
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
+START_TEST(test_gc_leaves_none_of_ours)
+{
+    unsigned removed = 99;
+    char *msg = NULL;
+    ck_assert_int_eq(sandbox_gc(runtime(), 0, &removed, &msg), 0);
+    ck_assert_ptr_null(msg);
+    /* After everything above, no container of ours is listed at all. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s ps -a -q --filter label=%s | wc -l",
+             runtime(), SANDBOX_LABEL);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("integration");
+    TCase *tc = tcase_create(runtime());
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_echo);
+    tcase_add_test(tc, test_exit_7);
+    tcase_add_test(tc, test_text_form);
+    tcase_add_test(tc, test_timeout_kills_container);
+    tcase_add_test(tc, test_cancel_kills_container);
+    tcase_add_test(tc, test_network_none_only_lo);
+    tcase_add_test(tc, test_network_bridge_has_interface);
+    tcase_add_test(tc, test_workspace_write_reaches_host);
+    tcase_add_test(tc, test_no_workspace_mounts_nothing);
+    tcase_add_test(tc, test_extra_mount_read_only);
+    tcase_add_test(tc, test_env_explicit_only);
+    tcase_add_test(tc, test_truncation_200k);
+    tcase_add_test(tc, test_binary_output);
+    tcase_add_test(tc, test_host_shell_injection);
+    tcase_add_test(tc, test_no_caps_no_new_privs);
+    tcase_add_test(tc, test_fork_bomb_stopped_by_pids);
+    tcase_add_test(tc, test_memory_hog_is_oom);
+    tcase_add_test(tc, test_missing_image_is_runtime_error);
+    tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_no_fd_leak_no_zombie);
+    tcase_add_test(tc, test_gc_leaves_none_of_ours);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_VERBOSE);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
