@@ -100,15 +100,18 @@ typedef struct sandbox_mount {
 typedef struct sandbox_opts {
     size_t struct_size;    /* set by sandbox_opts_init()                   */
     const char *command;   /* required; run as `sh -c <command>` in the box */
-    const char *image;     /* default "debian:stable-slim"                  */
+    const char *image;     /* default "debian:stable-slim"; with the native
+                              runtime also an absolute rootfs directory     */
     const char *workspace; /* host dir mounted rw at /workspace; NULL: none */
-    const char *runtime;   /* "podman", "docker", or a path; NULL: detect   */
+    const char *runtime;   /* "podman", "docker", a path to either, or
+                              "native" (namespaces, no daemon); NULL: detect */
     double timeout_sec;    /* wall clock, > 0; default 60                    */
     int network;           /* sandbox_network; default NONE                  */
     const char *memory;    /* "512m", "2g", ...; default "2g"                */
     long pids;             /* max processes in the box; default 512          */
     double cpus;           /* default 2.0; clamped to the host's CPU count   */
-    size_t output_limit;   /* bytes kept per stream and text cap; 50000      */
+    size_t output_limit;   /* bytes kept per stream and text cap; 50000,
+                              at least 64                                   */
     const sandbox_mount *mounts; /* n_mounts extra bind mounts               */
     size_t n_mounts;
     const char *const *env; /* n_env "NAME=VALUE" strings set in the box;   */
@@ -138,6 +141,8 @@ typedef struct sandbox_result {
     char *runtime;        /* absolute path of the runtime used, or NULL     */
     char *container_name; /* the --name given to the container, or NULL     */
     char *message;        /* human explanation when not EXITED 0, or NULL   */
+    uint64_t peak_memory_bytes; /* box's peak memory use; 0 if unknown      */
+    double cpu_sec;             /* box's user+system CPU time; <0 unknown   */
 } sandbox_result;
 
 /* Fill opts with the contract's defaults.  size must be sizeof(*opts) as the

@@ -77,43 +77,38 @@ static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
     return NULL;
 }
 
-static void set_message(sandbox_result *res, char *msg)
-{
-    free(res->message);
-    res->message = msg;
-}
-
 static int classify(const sbx_plan *plan, const sbx_capture *cap,
                     const stop_ctx *sc, sandbox_result *res)
 {
     if (cap->timed_out) {
         res->reason = SANDBOX_END_TIMEOUT;
         res->exit_code = SANDBOX_EXIT_TIMEOUT;
-        set_message(res,
-                    sbx_asprintf("timed out after %g s; container %s %s",
-                                 plan->timeout_sec, plan->name,
-                                 sc->removed ? "killed and removed"
-                                             : "could not be verified removed "
-                                               "(run 'sandbox gc')"));
+        sbx_set_message(
+            res, sbx_asprintf("timed out after %g s; container %s %s",
+                              plan->timeout_sec, plan->name,
+                              sc->removed ? "killed and removed"
+                                          : "could not be verified removed "
+                                            "(run 'sandbox gc')"));
         return 0;
     }
     if (cap->cancelled) {
         res->reason = SANDBOX_END_CANCELLED;
         res->exit_code = 130;
-        set_message(res,
-                    sbx_asprintf("cancelled; container %s %s", plan->name,
-                                 sc->removed ? "killed and removed"
-                                             : "could not be verified removed "
-                                               "(run 'sandbox gc')"));
+        sbx_set_message(
+            res, sbx_asprintf("cancelled; container %s %s", plan->name,
+                              sc->removed ? "killed and removed"
+                                          : "could not be verified removed "
+                                            "(run 'sandbox gc')"));
         return 0;
     }
     if (WIFSIGNALED(cap->status)) {
         res->reason = SANDBOX_END_ERROR;
         res->error = SANDBOX_ERUNTIME;
         res->term_signal = WTERMSIG(cap->status);
-        set_message(res, sbx_asprintf("the runtime client %s was killed by "
-                                      "signal %d",
-                                      plan->runtime_path, res->term_signal));
+        sbx_set_message(res,
+                        sbx_asprintf("the runtime client %s was killed by "
+                                     "signal %d",
+                                     plan->runtime_path, res->term_signal));
         return SANDBOX_ERUNTIME;
     }
     int code = WEXITSTATUS(cap->status);
@@ -128,9 +123,9 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
          * when the OCI runtime could not start the container. */
         res->reason = SANDBOX_END_ERROR;
         res->error = SANDBOX_ERUNTIME;
-        set_message(res,
-                    sbx_asprintf("%s failed before the command ran: %.*s",
-                                 plan->runtime_path, (int)clen, complaint));
+        sbx_set_message(res,
+                        sbx_asprintf("%s failed before the command ran: %.*s",
+                                     plan->runtime_path, (int)clen, complaint));
         return SANDBOX_ERUNTIME;
     }
     if (code == 128 + SIGKILL) {
@@ -139,79 +134,42 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
          * not send is, in practice, the OOM killer. */
         res->reason = SANDBOX_END_OOM;
         res->term_signal = SIGKILL;
-        set_message(res, sbx_asprintf("killed by SIGKILL (exit 137) under the "
-                                      "%s memory limit: out of memory",
-                                      plan->memory));
+        sbx_set_message(res,
+                        sbx_asprintf("killed by SIGKILL (exit 137) under the "
+                                     "%s memory limit: out of memory",
+                                     plan->memory));
         return 0;
     }
     if (code > 128 && code < 128 + 65) {
         res->reason = SANDBOX_END_SIGNALED;
         res->term_signal = code - 128;
-        set_message(res, sbx_asprintf("killed by signal %d (exit %d)",
-                                      code - 128, code));
+        sbx_set_message(res, sbx_asprintf("killed by signal %d (exit %d)",
+                                          code - 128, code));
         return 0;
     }
     res->reason = SANDBOX_END_EXITED;
     if (code != 0)
-        set_message(res, sbx_asprintf("exited with code %d", code));
+        sbx_set_message(res, sbx_asprintf("exited with code %d", code));
     return 0;
 }
 
-static int ensure_data(sandbox_stream *s)
+int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 {
-    if (s->data == NULL) {
-        s->data = calloc(1, 1);
-        if (s->data == NULL)
-            return SANDBOX_ENOMEM;
-    }
-    return 0;
-}
-
-static int fail_result(sandbox_result *res, const sbx_err *e)
-{
-    res->reason = SANDBOX_END_ERROR;
-    res->error = e->code;
-    res->exit_code = -1;
-    set_message(res,
-                sbx_strdup(e->msg[0] ? e->msg : sandbox_strerror(e->code)));
-    ensure_data(&res->out);
-    ensure_data(&res->err);
-    return e->code;
-}
-
-int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
-{
-    sbx_err e = {0};
-    sbx_plan plan;
     char **argv = NULL;
     sbx_child child;
     sbx_capture cap = {0};
-    stop_ctx sc = {0};
+    stop_ctx sc = {.plan = plan};
     int rc;
 
-    if (res == NULL)
-        return SANDBOX_EINVAL;
-    if (res->struct_size < offsetof(sandbox_result, message) + sizeof(char *))
-        return SANDBOX_EABI;
-    sandbox_result_free(res);
-
-    if ((rc = sbx_plan_init(&plan, opts, &e)) < 0)
-        return fail_result(res, &e);
-    res->runtime = sbx_strdup(plan.runtime_path);
-    res->container_name = sbx_strdup(plan.name);
-    if (res->runtime == NULL || res->container_name == NULL) {
-        sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = sbx_build_run_argv(&plan, &argv, &e)) < 0)
-        goto fail;
-    if ((rc = sbx_spawn(argv, true, &child, &e)) < 0)
-        goto fail;
-
-    sc.plan = &plan;
-    cap.cap = plan.output_limit;
-    rc = sbx_capture_run(&child, plan.timeout_sec, plan.cancel_fd,
-                         stop_container, &sc, &cap, &e);
+    if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0)
+        return rc;
+    rc = sbx_spawn(argv, true, &child, e);
+    sbx_argv_free(argv);
+    if (rc < 0)
+        return rc;
+    cap.cap = plan->output_limit;
+    rc = sbx_capture_run(&child, plan->timeout_sec, plan->cancel_fd,
+                         stop_container, &sc, &cap, e);
     sbx_child_close(&child);
     res->out = cap.out;
     res->err = cap.err;
@@ -220,35 +178,13 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         /* The capture failed (out of memory, poll): the client was stopped
          * and reaped; make sure the container goes too. */
         if (!sc.removed)
-            remove_container(plan.runtime_path, plan.kind, plan.name);
-        goto fail;
+            remove_container(plan->runtime_path, plan->kind, plan->name);
+        return rc;
     }
-    if (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0) {
-        sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = classify(&plan, &cap, &sc, res);
-    sbx_argv_free(argv);
-    sbx_plan_free(&plan);
+    rc = classify(plan, &cap, &sc, res);
+    if (rc < 0)
+        sbx_fail(e, rc, "%s", res->message ? res->message : "runtime failed");
     return rc;
-
-fail:
-    sbx_argv_free(argv);
-    sbx_plan_free(&plan);
-    return fail_result(res, &e);
-}
-
-void sandbox_result_free(sandbox_result *res)
-{
-    if (res == NULL || res->struct_size == 0)
-        return;
-    size_t size = res->struct_size;
-    sbx_stream_free(&res->out);
-    sbx_stream_free(&res->err);
-    free(res->runtime);
-    free(res->container_name);
-    free(res->message);
-    sandbox_result_init(res, size);
 }
 
 int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)

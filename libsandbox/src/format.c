@@ -170,7 +170,7 @@ int sandbox_format(const sandbox_result *res, size_t limit, char **text,
     *text = NULL;
     if (res == NULL)
         return SANDBOX_EINVAL;
-    if (res->struct_size < offsetof(sandbox_result, message) + sizeof(char *))
+    if (res->struct_size < SBX_RESULT_MIN_SIZE)
         return SANDBOX_EABI;
     if (limit == 0)
         limit = SANDBOX_DEFAULT_OUTPUT_LIMIT;

@@ -38,6 +38,11 @@ SBX_HIDDEN int sbx_fail_errno(sbx_err *e, int code, int errnum, const char *fmt,
 /* Copy e's message into a malloc'd string for a char **msg out-param. */
 SBX_HIDDEN void sbx_err_out(const sbx_err *e, char **msg);
 
+/* The sizes of sandbox_opts / sandbox_result in version 0.1.0: callers
+ * built against any later header pass at least this much. */
+#define SBX_OPTS_MIN_SIZE (offsetof(sandbox_opts, cancel_fd) + sizeof(int))
+#define SBX_RESULT_MIN_SIZE (offsetof(sandbox_result, cpu_sec) + sizeof(double))
+
 /* ---- opts.c: defaults, validation, size parsing ---------------------- */
 
 /* Parse a memory size the way podman and docker do: digits with an
@@ -58,6 +63,7 @@ SBX_HIDDEN int sbx_parse_size(const char *s, uint64_t *bytes);
 typedef enum sbx_runtime_kind {
     SBX_RT_PODMAN = 1,
     SBX_RT_DOCKER = 2,
+    SBX_RT_NATIVE = 3, /* runtime_path is "native" */
 } sbx_runtime_kind;
 
 /* A validated, resolved run: everything the backend needs, owned. */
@@ -68,7 +74,9 @@ typedef struct sbx_plan {
     const char *image;   /* borrowed */
     char *workspace;     /* realpath of opts->workspace or NULL */
     int network;
-    const char *memory; /* borrowed, validated */
+    const char *memory;    /* borrowed, validated */
+    uint64_t memory_bytes; /* parsed */
+    double cpus_value;     /* clamped */
     long pids;
     char cpus[32]; /* formatted, clamped */
     double timeout_sec;
@@ -185,6 +193,16 @@ SBX_HIDDEN size_t sbx_utf8_cut(const char *s, size_t len, size_t limit);
 SBX_HIDDEN int sbx_format_text(int exit_code, const char *out, size_t out_len,
                                const char *err, size_t err_len, size_t limit,
                                char **text, size_t *len);
+
+/* ---- backends: each fills res (streams, wall time, reason, code) ------ */
+SBX_HIDDEN int sbx_container_run(const sbx_plan *plan, sandbox_result *res,
+                                 sbx_err *e);
+SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
+                              sbx_err *e);
+/* Is the native backend compiled in? */
+SBX_HIDDEN bool sbx_native_available(void);
+/* Set res->message (takes ownership of msg; NULL allowed). */
+SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
 
 /* ---- util.c ----------------------------------------------------------- */
 SBX_HIDDEN double sbx_now(void); /* CLOCK_MONOTONIC seconds */

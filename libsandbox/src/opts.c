@@ -12,10 +12,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-/* The size of sandbox_opts / sandbox_result in version 0.1.0: callers
- * built against any later header pass at least this much. */
-#define SBX_OPTS_MIN_SIZE (offsetof(sandbox_opts, cancel_fd) + sizeof(int))
-#define SBX_RESULT_MIN_SIZE (offsetof(sandbox_result, message) + sizeof(char *))
 #define SBX_COMMAND_MAX (1u << 20)
 
 int sandbox_opts_init(sandbox_opts *opts, size_t size)
@@ -48,6 +44,7 @@ int sandbox_result_init(sandbox_result *res, size_t size)
     memset(res, 0, size);
     res->struct_size = size;
     res->exit_code = -1;
+    res->cpu_sec = -1;
     return 0;
 }
 
@@ -179,7 +176,15 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
     if (strlen(o->command) > SBX_COMMAND_MAX)
         return sbx_fail(e, SANDBOX_EINVAL, "command is longer than %u bytes",
                         SBX_COMMAND_MAX);
-    if (o->image == NULL || !image_ok(o->image))
+    if (o->image != NULL && o->image[0] == '/') {
+        struct stat st;
+        if (stat(o->image, &st) < 0 || !S_ISDIR(st.st_mode))
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "image '%s' is not a directory "
+                            "(an absolute image path names a root filesystem "
+                            "directory for the native runtime)",
+                            o->image);
+    } else if (o->image == NULL || !image_ok(o->image))
         return sbx_fail(e, SANDBOX_EINVAL,
                         "image '%s' is not a valid image reference (letters, "
                         "digits and ._/:@- only, starting with a letter or "
@@ -356,6 +361,7 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     plan->image = o.image;
     plan->network = o.network;
     plan->memory = o.memory;
+    sbx_parse_size(o.memory, &plan->memory_bytes);
     plan->pids = o.pids;
     plan->timeout_sec = o.timeout_sec;
     plan->output_limit = o.output_limit;
@@ -368,6 +374,7 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     long online = sbx_online_cpus();
     if (cpus > (double)online)
         cpus = (double)online;
+    plan->cpus_value = cpus;
     snprintf(plan->cpus, sizeof plan->cpus, "%.2f", cpus);
     /* Trim trailing zeros: "2.00" -> "2", "0.50" -> "0.5". */
     char *dot = strchr(plan->cpus, '.');
@@ -403,6 +410,21 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
                           getenv("PATH"), &plan->runtime_path, &plan->kind, e);
     if (rc < 0)
         goto fail;
+    if (plan->kind != SBX_RT_NATIVE && plan->image[0] == '/') {
+        rc = sbx_fail(e, SANDBOX_EINVAL,
+                      "image '%s' is a directory: only the "
+                      "native runtime runs a root filesystem directory; "
+                      "podman and docker need an image name",
+                      plan->image);
+        goto fail;
+    }
+    if (plan->kind == SBX_RT_NATIVE && plan->network != SANDBOX_NETWORK_NONE) {
+        rc = sbx_fail(e, SANDBOX_EINVAL,
+                      "network bridge is not available on "
+                      "the native runtime (it has no network plumbing); use "
+                      "podman or docker for bridge, or network none");
+        goto fail;
+    }
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "getrandom");
         goto fail;

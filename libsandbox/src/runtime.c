@@ -69,11 +69,22 @@ int sbx_find_runtime(const char *want, const char *env_value,
         spec = env_value;
         from = "$" SANDBOX_RUNTIME_ENV;
     }
+    if (spec != NULL && strcmp(spec, "native") == 0) {
+        if (!sbx_native_available())
+            return sbx_fail(e, SANDBOX_ENORUNTIME,
+                            "runtime 'native' (from %s) is not built into "
+                            "this libsandbox (it needs Linux and libseccomp)",
+                            from);
+        *kind = SBX_RT_NATIVE;
+        *path = sbx_strdup("native");
+        return *path ? 0 : sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    }
     if (spec != NULL) {
         if (kind_of(spec, kind) < 0)
             return sbx_fail(e, SANDBOX_EINVAL,
                             "unknown runtime '%s' (from %s): libsandbox "
-                            "drives 'podman' or 'docker', by name or by path",
+                            "drives 'podman' or 'docker' (by name or by "
+                            "path) or runs 'native'",
                             spec, from);
         if (strchr(spec, '/') != NULL) {
             if (!is_executable_file(spec))

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The native backend's parts: cgroups, seccomp, root filesystems. */
+#ifndef LIBSANDBOX_NATIVE_H
+#define LIBSANDBOX_NATIVE_H
+
+#include "../internal.h"
+
+#include <linux/filter.h>
+
+/* ---- cgroup.c: v1 (per-controller hierarchies) and v2 (unified) ---- */
+enum { SBX_CG_MEMORY, SBX_CG_PIDS, SBX_CG_CPU, SBX_CG_CPUACCT, SBX_CG_N };
+
+typedef struct sbx_cgroup {
+    int version;           /* 1 or 2 */
+    char *dir[SBX_CG_N];   /* v1: one dir per controller; v2: all the same */
+    char *procs[SBX_CG_N]; /* cgroup.procs paths, NULL where shared */
+} sbx_cgroup;
+
+typedef struct sbx_cg_stats {
+    uint64_t oom_kills;
+    uint64_t peak_bytes;
+    double cpu_sec; /* < 0 unknown */
+} sbx_cg_stats;
+
+/* Create the run's cgroup with the plan's limits.  Fails with a message
+ * naming what to do when the caller may not create cgroups. */
+SBX_HIDDEN int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan,
+                                 sbx_err *e);
+SBX_HIDDEN int sbx_cgroup_add(const sbx_cgroup *cg, pid_t pid, sbx_err *e);
+SBX_HIDDEN void sbx_cgroup_kill(const sbx_cgroup *cg);
+SBX_HIDDEN void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st);
+/* Kill what is left, remove the directories, free cg. */
+SBX_HIDDEN void sbx_cgroup_destroy(sbx_cgroup *cg);
+
+/* ---- seccomp.c ------------------------------------------------------- */
+/* Build the deny-list filter as a classic BPF program (malloc'd). */
+SBX_HIDDEN int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e);
+
+/* ---- rootfs.c -------------------------------------------------------- */
+/* Resolve plan->image to a root filesystem directory: an absolute
+ * directory as is, or an image name exported once from podman/docker into
+ * a cache keyed by the image ID.  *dir is malloc'd. */
+SBX_HIDDEN int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e);
+
+#endif

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* Root filesystems for the native backend.  An absolute directory is used
+ * as is (read-only).  An image name is exported once from podman or docker
+ * into a cache keyed by the image's ID:
+ *
+ *   <cache>/<id>/        the unpacked root (plus mount points we need)
+ *   <cache>/refs/<name>  "<id>\n<stamp>\n": which ID a name meant, and the
+ *                        runtime's image index (mtime, size) at that time
+ *
+ * While the index file is unchanged the ref is trusted and no runtime CLI
+ * runs at all (that is what keeps a native run in milliseconds); when it
+ * changes, `image inspect` is asked again.  Two runs racing to fill the
+ * cache each unpack into a private temporary directory and rename(2) it
+ * into place; the loser removes its copy. */
+#include "native.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#define SBX_EXPORT_TIMEOUT_SEC 600.0
+
+static char *cache_dir(void)
+{
+    const char *env = getenv("SANDBOX_CACHE_DIR");
+    if (env != NULL && env[0] == '/')
+        return sbx_asprintf("%s/rootfs", env);
+    if (geteuid() == 0)
+        return sbx_strdup("/var/cache/libsandbox/rootfs");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg != NULL && xdg[0] == '/')
+        return sbx_asprintf("%s/libsandbox/rootfs", xdg);
+    const char *home = getenv("HOME");
+    return sbx_asprintf("%s/.cache/libsandbox/rootfs", home ? home : "/tmp");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The runtime's image index file, whose change invalidates refs. */
+static const char *index_file(sbx_runtime_kind kind)
+{
+    return kind == SBX_RT_PODMAN
+               ? "/var/lib/containers/storage/overlay-images/images.json"
+               : "/var/lib/docker/image/overlay2/repositories.json";
+}
+
+static void index_stamp(sbx_runtime_kind kind, char *buf, size_t size)
+{
+    struct stat st;
+    if (geteuid() != 0 || stat(index_file(kind), &st) < 0) {
+        snprintf(buf, size, "none");
+        return;
+    }
+    snprintf(buf, size, "%lld.%09ld:%lld", (long long)st.st_mtim.tv_sec,
+             st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+static char *ref_path(const char *cache, const char *rt_path, const char *image)
+{
+    char name[600];
+    size_t j = 0;
+    const char *base = strrchr(rt_path, '/');
+    for (const char *p = base ? base + 1 : rt_path; *p && j < 64; p++)
+        name[j++] = *p;
+    name[j++] = '@';
+    for (const char *p = image; *p && j < sizeof name - 1; p++)
+        name[j++] = (*p == '/' || *p == ':') ? '_' : *p;
+    name[j] = '\0';
+    return sbx_asprintf("%s/refs/%s", cache, name);
+}
+
+static int run_tool(char *const argv[], char **out, sbx_err *e)
+{
+    int code = sbx_run_quiet(argv, SBX_EXPORT_TIMEOUT_SEC, out, 4096);
+    if (code != 0) {
+        if (out != NULL) {
+            free(*out);
+            *out = NULL;
+        }
+        return sbx_fail(e, SANDBOX_ERUNTIME, "'%s %s' failed (exit %d)",
+                        argv[0], argv[1], code);
+    }
+    return 0;
+}
+
+/* Export image into cache/<id>; safe against concurrent fillers. */
+static int export_image(const char *rt, const char *image, const char *cache,
+                        const char *id, const char *final, sbx_err *e)
+{
+    uint8_t rnd[6];
+    char tag[32];
+    int rc;
+
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return sbx_fail_errno(e, SANDBOX_EIO, errno, "getrandom");
+    snprintf(tag, sizeof tag, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    sbx_autofree char *tmp = sbx_asprintf("%s/.tmp-%.16s-%s", cache, id, tag);
+    sbx_autofree char *tar =
+        sbx_asprintf("%s/.tmp-%.16s-%s.tar", cache, id, tag);
+    sbx_autofree char *name = sbx_asprintf("sandbox-export-%s", tag);
+    sbx_autofree char *outarg = sbx_asprintf("--output=%s", tar);
+    if (!tmp || !tar || !name || !outarg)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (mkdir(tmp, 0755) < 0)
+        return sbx_fail_errno(e, SANDBOX_EIO, errno, "mkdir %s", tmp);
+
+    char *create[] = {(char *)rt, "create",      "--pull=never", "--name",
+                      name,       (char *)image, "true",         NULL};
+    char *export[] = {(char *)rt, "export", outarg, name, NULL};
+    char *rm[] = {(char *)rt, "rm", "-f", name, NULL};
+    char *untar[] = {"/bin/tar",          "-x", "-f", tar, "-C", tmp,
+                     "--exclude=./dev/*", NULL};
+    rc = run_tool(create, NULL, e);
+    if (rc == 0)
+        rc = run_tool(export, NULL, e);
+    sbx_run_quiet(rm, 60, NULL, 0);
+    if (rc == 0)
+        rc = run_tool(untar, NULL, e);
+    unlink(tar);
+    /* Mount points the box needs, whatever the image has. */
+    static const char *const points[] = {"proc", "sys", "dev", "tmp",
+                                         "workspace"};
+    for (size_t i = 0; rc == 0 && i < 5; i++) {
+        char *p = sbx_asprintf("%s/%s", tmp, points[i]);
+        if (p == NULL)
+            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+        else if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "mkdir %s", p);
+        free(p);
+    }
+    if (rc == 0 && rename(tmp, final) < 0) {
+        if (errno != EEXIST && errno != ENOTEMPTY)
+            rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "rename %s", tmp);
+        /* else another run filled it first: use theirs */
+    }
+    rm_rf(tmp);
+    return rc;
+}
+
+static int write_ref(const char *path, const char *id, const char *stamp)
+{
+    sbx_autofree char *tmp = sbx_asprintf("%s.%ld", path, (long)getpid());
+    if (tmp == NULL)
+        return -1;
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%s\n%s\n", id, stamp);
+    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
+{
+    char stamp[96], line_id[160] = {0}, line_stamp[96] = {0};
+    sbx_runtime_kind kind;
+    struct stat st;
+    int rc;
+
+    *dir = NULL;
+    if (image[0] == '/') {
+        *dir = realpath(image, NULL);
+        if (*dir == NULL)
+            return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "image '%s'",
+                                  image);
+        return 0;
+    }
+    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *rt = NULL;
+    if (cache == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((rc = sbx_find_runtime(NULL, NULL, getenv("PATH"), &rt, &kind, e)) < 0)
+        return sbx_fail(e, SANDBOX_ENORUNTIME,
+                        "image '%s' is a name, and the native runtime needs "
+                        "podman or docker to export it once (neither is on "
+                        "PATH); give a root filesystem directory instead",
+                        image);
+    sbx_autofree char *refs = sbx_asprintf("%s/refs", cache);
+    sbx_autofree char *ref = ref_path(cache, rt, image);
+    if (refs == NULL || ref == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((rc = mkdir_p(refs, 0700)) < 0)
+        return sbx_fail_errno(e, SANDBOX_EIO, -rc,
+                              "cannot create the rootfs "
+                              "cache %s",
+                              refs);
+    index_stamp(kind, stamp, sizeof stamp);
+
+    /* Fast path: the ref is current and its rootfs is there. */
+    FILE *f = fopen(ref, "re");
+    if (f != NULL) {
+        if (fscanf(f, "%159s %95s", line_id, line_stamp) != 2)
+            line_id[0] = '\0';
+        fclose(f);
+    }
+    if (line_id[0] && strcmp(stamp, "none") != 0 &&
+        strcmp(stamp, line_stamp) == 0) {
+        *dir = sbx_asprintf("%s/%s", cache, line_id);
+        if (*dir != NULL && stat(*dir, &st) == 0)
+            return 0;
+        free(*dir);
+        *dir = NULL;
+    }
+
+    /* Slow path: ask the runtime which ID the name means now. */
+    char *inspect[] = {rt,        "image",       "inspect", "--format",
+                       "{{.Id}}", (char *)image, NULL};
+    sbx_autofree char *out = NULL;
+    if (sbx_run_quiet(inspect, 60, &out, 4096) != 0 || out == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image '%s' is not in %s's local storage: build or "
+                        "pull it first (the native runtime never pulls)",
+                        image, rt);
+    char *id = out;
+    if (strncmp(id, "sha256:", 7) == 0)
+        id += 7;
+    id[strcspn(id, " \r\n")] = '\0';
+    for (char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return sbx_fail(e, SANDBOX_ERUNTIME,
+                            "'%s image inspect' "
+                            "printed an unexpected ID '%s'",
+                            rt, id);
+    *dir = sbx_asprintf("%s/%s", cache, id);
+    if (*dir == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (stat(*dir, &st) < 0 &&
+        (rc = export_image(rt, image, cache, id, *dir, e)) < 0) {
+        free(*dir);
+        *dir = NULL;
+        return rc;
+    }
+    write_ref(ref, id, stamp); /* best effort: only a cache */
+    return 0;
+}

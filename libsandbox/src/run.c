@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* sandbox_run: options -> validated plan -> backend -> result. */
+#include "internal.h"
+
+#include <string.h>
+
+void sbx_set_message(sandbox_result *res, char *msg)
+{
+    free(res->message);
+    res->message = msg;
+}
+
+static int ensure_data(sandbox_stream *s)
+{
+    if (s->data == NULL) {
+        s->data = calloc(1, 1);
+        if (s->data == NULL)
+            return SANDBOX_ENOMEM;
+    }
+    return 0;
+}
+
+static int fail_result(sandbox_result *res, const sbx_err *e)
+{
+    res->reason = SANDBOX_END_ERROR;
+    res->error = e->code;
+    res->exit_code = -1;
+    sbx_set_message(res,
+                    sbx_strdup(e->msg[0] ? e->msg : sandbox_strerror(e->code)));
+    ensure_data(&res->out);
+    ensure_data(&res->err);
+    return e->code;
+}
+
+int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
+{
+    sbx_err e = {0};
+    sbx_plan plan;
+    int rc;
+
+    if (res == NULL)
+        return SANDBOX_EINVAL;
+    if (res->struct_size < SBX_RESULT_MIN_SIZE)
+        return SANDBOX_EABI;
+    sandbox_result_free(res);
+
+    if ((rc = sbx_plan_init(&plan, opts, &e)) < 0)
+        return fail_result(res, &e);
+    res->runtime = sbx_strdup(plan.runtime_path);
+    res->container_name = sbx_strdup(plan.name);
+    if (res->runtime == NULL || res->container_name == NULL)
+        rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
+    else if (plan.kind == SBX_RT_NATIVE)
+        rc = sbx_native_run(&plan, res, &e);
+    else
+        rc = sbx_container_run(&plan, res, &e);
+    if (rc == 0 && (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0))
+        rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
+    sbx_plan_free(&plan);
+    return rc < 0 ? fail_result(res, &e) : 0;
+}
+
+void sandbox_result_free(sandbox_result *res)
+{
+    if (res == NULL || res->struct_size < SBX_RESULT_MIN_SIZE)
+        return;
+    size_t size = res->struct_size;
+    sbx_stream_free(&res->out);
+    sbx_stream_free(&res->err);
+    free(res->runtime);
+    free(res->container_name);
+    free(res->message);
+    sandbox_result_init(res, size);
+}
