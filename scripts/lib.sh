@@ -66,7 +66,7 @@ docker_cli() {
     local cand
     for cand in "$(command -v docker 2>/dev/null || true)" /usr/bin/docker; do
         [[ -n "${cand}" && -x "${cand}" ]] || continue
-        if "${cand}" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+        if timeout 15 "${cand}" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
             LIBSANDBOX_DOCKER_CLI="${cand}"
             printf '%s\n' "${cand}"
             return 0
@@ -78,7 +78,7 @@ docker_cli() {
 docker_up() {
     local cli
     cli="$(docker_cli)" || return 1
-    "${cli}" info >/dev/null 2>&1
+    timeout 15 "${cli}" info >/dev/null 2>&1
 }
 
 # Print the Debian archive mirror URL configured for apt on this machine.

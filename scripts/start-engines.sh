@@ -10,7 +10,7 @@ set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-LOG_TAG=start-engines
+LOG_TAG="start-engines"
 require_root "$0" "$@"
 
 usage() {
@@ -38,15 +38,34 @@ while [[ $# -gt 0 ]]; do
 done
 
 # ---------------------------------------------------------------- podman --
+# Podman (rootful) raises RLIMIT_NOFILE to 1048576 and RLIMIT_NPROC to
+# 4194304 in every container.  Without CAP_SYS_RESOURCE, anything above the
+# host's hard limits (e.g. a hard nofile of 20000) makes runc fail with
+# "error setting rlimit type 6/7: operation not permitted".  Pin nofile to
+# 1024:1024 and nproc to this host's own limit.  Podman itself lowers its
+# (and so conmon's/runc's) RLIMIT_NPROC to kernel.pid_max, so the
+# container's nproc must not exceed that either.
+podman_ulimits() {
+    local u=('"nofile=1024:1024"') hard pidmax
+    hard="$(ulimit -Hu)"
+    pidmax="$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 32768)"
+    if [[ "${hard}" == unlimited ]] || ((hard > pidmax)); then
+        hard="${pidmax}"
+    fi
+    u+=("\"nproc=${hard}:${hard}\"")
+    local IFS=,
+    printf '[%s]' "${u[*]}"
+}
+
 write_containers_conf() {
     local want
     want="$(
-        cat <<'EOF'
+        cat <<EOF
 # Written by libsandbox scripts/start-engines.sh -- see docs/setup.md.
 [containers]
-# The host's hard RLIMIT_NOFILE may be lower than podman's default
-# (1048576), which makes every `podman run` fail.
-default_ulimits = ["nofile=1024:1024"]
+# Podman's default rlimits (nofile=1048576, nproc=4194304) exceed this
+# host's hard limits, which makes every 'podman run' fail.
+default_ulimits = $(podman_ulimits)
 
 [engine]
 # crun 1.8 (Debian 12) fails on hybrid/v1 cgroup hosts; runc works.
@@ -83,7 +102,27 @@ check_podman() {
 }
 
 # ---------------------------------------------------------------- docker --
-pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
+# A live (non-zombie) process?  PID 1 on some hosts does not reap orphans
+# promptly, so a killed dockerd can linger as a zombie.
+pid_alive() {
+    [[ -n "$1" && -r "/proc/$1/stat" ]] || return 1
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# First live dockerd pid, if any.
+dockerd_pid() {
+    local p
+    for p in $(pgrep -x dockerd || true); do
+        if pid_alive "${p}"; then
+            printf '%s\n' "${p}"
+            return 0
+        fi
+    done
+    return 1
+}
 
 cleanup_stale_docker() {
     local pid f
@@ -104,7 +143,7 @@ cleanup_stale_docker() {
             rm -f "${f}"
         fi
     done
-    if [[ -S "${DOCKER_SOCK}" ]] && ! pgrep -x dockerd >/dev/null 2>&1; then
+    if [[ -S "${DOCKER_SOCK}" ]] && ! dockerd_pid >/dev/null; then
         log "docker: removing stale socket ${DOCKER_SOCK}"
         rm -f "${DOCKER_SOCK}"
     fi
@@ -117,7 +156,7 @@ start_dockerd() {
         return 0
     fi
     local pid=""
-    pid="$(pgrep -x dockerd | head -n1 || true)"
+    pid="$(dockerd_pid || true)"
     if [[ -n "${pid}" ]]; then
         log "docker: dockerd (pid ${pid}) is running but not answering yet; waiting"
     else
@@ -130,13 +169,13 @@ start_dockerd() {
         pid=$!
         disown "${pid}" 2>/dev/null || true
     fi
-    local i
-    for ((i = 0; i < DOCKERD_WAIT_SECONDS * 2; i++)); do
+    local start=${SECONDS}
+    while ((SECONDS - start < DOCKERD_WAIT_SECONDS)); do
         if docker_up; then
-            log "docker: daemon up after ~$((i / 2))s ($(docker_cli))"
+            log "docker: daemon up after ~$((SECONDS - start))s ($(docker_cli))"
             return 0
         fi
-        if ! pid_alive "${pid}" && ! pgrep -x dockerd >/dev/null 2>&1; then
+        if ! pid_alive "${pid}" && ! dockerd_pid >/dev/null; then
             tail -n 20 "${DOCKERD_LOG}" >&2 || true
             die "dockerd exited during startup; see ${DOCKERD_LOG}"
         fi

@@ -59,20 +59,21 @@ static void stop_container(void *vctx, sbx_child *c)
  * one: podman says "Error: ...", docker says "docker: Error ...". */
 static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
 {
-    const char *d = err->data;
+    const char *d = err->data, *end = err->data + err->len;
     if (d == NULL || err->len == 0)
         return NULL;
     /* The complaint may follow "Trying to pull ..." lines. */
-    for (const char *line = d; line && line < d + err->len;) {
-        if (strncmp(line, "Error: ", 7) == 0 ||
-            strncmp(line, "docker: ", 8) == 0 ||
-            strncmp(line, "Error response from daemon", 26) == 0) {
-            const char *nl = memchr(line, '\n', err->len - (size_t)(line - d));
-            *len = nl ? (size_t)(nl - line) : err->len - (size_t)(line - d);
+    for (const char *line = d; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        if ((n >= 7 && memcmp(line, "Error: ", 7) == 0) ||
+            (n >= 8 && memcmp(line, "docker: ", 8) == 0) ||
+            (n >= 26 && memcmp(line, "Error response from daemon", 26) == 0) ||
+            memmem(line, n, "level=error", 11) != NULL) {
+            *len = n;
             return line;
         }
-        const char *nl = memchr(line, '\n', err->len - (size_t)(line - d));
-        line = nl ? nl + 1 : NULL;
+        line = nl ? nl + 1 : end;
     }
     return NULL;
 }
@@ -204,6 +205,10 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
+    if (kind == SBX_RT_NATIVE) {
+        count = sbx_native_gc();
+        goto out;
+    }
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)
         goto out;
     if (sbx_run_quiet(ps, SBX_CLEANUP_CALL_SEC, &listing, 1 << 20) != 0) {

@@ -548,6 +548,11 @@ bool sbx_native_available(void)
     return true;
 }
 
+unsigned sbx_native_gc(void)
+{
+    return sbx_cgroup_sweep(10.0);
+}
+
 int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;

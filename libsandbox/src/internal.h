@@ -199,6 +199,8 @@ SBX_HIDDEN int sbx_container_run(const sbx_plan *plan, sandbox_result *res,
                                  sbx_err *e);
 SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
                               sbx_err *e);
+/* Sweep what killed native runs left (stale cgroups); returns a count. */
+SBX_HIDDEN unsigned sbx_native_gc(void);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
 /* Set res->message (takes ownership of msg; NULL allowed). */

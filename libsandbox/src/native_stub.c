@@ -7,6 +7,11 @@ bool sbx_native_available(void)
     return false;
 }
 
+unsigned sbx_native_gc(void)
+{
+    return 0;
+}
+
 int sbx_native_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 {
     (void)plan;

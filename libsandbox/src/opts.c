@@ -71,9 +71,10 @@ int sbx_parse_size(const char *s, uint64_t *bytes)
     uint64_t whole = 0;
     const char *p = s;
     for (; isdigit((unsigned char)*p); p++) {
-        if (whole > (UINT64_MAX - 9) / 10)
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (whole > (UINT64_MAX - digit) / 10)
             return SANDBOX_EINVAL;
-        whole = whole * 10 + (uint64_t)(*p - '0');
+        whole = whole * 10 + digit;
     }
     /* Fraction: keep up to 9 digits, enough for byte precision below 1 PiB. */
     uint64_t frac = 0, scale = 1;
@@ -118,11 +119,13 @@ int sbx_parse_size(const char *s, uint64_t *bytes)
         return SANDBOX_EINVAL;
     if (whole > UINT64_MAX / mult)
         return SANDBOX_EINVAL;
-    /* frac/scale * mult, computed without overflow for mult <= 2^40. */
-    uint64_t fbytes =
-        (frac * (mult >> 10)) / scale * 1024 + ((frac * (mult & 1023)) / scale);
-    if (mult < 1024)
-        fbytes = 0; /* a fraction of a byte is nothing */
+    /* frac/scale * mult without overflow: mult is 1 or a power of 1024 up
+     * to 2^40, frac < 10^9, so q < 2^60. */
+    uint64_t fbytes = 0; /* a fraction of a byte is nothing */
+    if (mult >= 1024) {
+        uint64_t q = frac * (mult >> 10);
+        fbytes = q / scale * 1024 + (q % scale) * 1024 / scale;
+    }
     if (whole * mult > UINT64_MAX - fbytes)
         return SANDBOX_EINVAL;
     *bytes = whole * mult + fbytes;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 
 static const char *const v1_names[SBX_CG_N] = {"memory", "pids", "cpu",
@@ -330,4 +331,43 @@ void sbx_cgroup_destroy(sbx_cgroup *cg)
         free(cg->procs[c]);
     }
     memset(cg, 0, sizeof *cg);
+}
+
+unsigned sbx_cgroup_sweep(double min_age_sec)
+{
+    char *v1[SBX_CG_N] = {0}, *v2 = NULL, *roots[SBX_CG_N + 1];
+    unsigned removed = 0;
+    time_t now = time(NULL);
+
+    find_mounts(v1, &v2);
+    for (int c = 0; c < SBX_CG_N; c++)
+        roots[c] = v1[c];
+    roots[SBX_CG_N] = v2;
+    for (int c = 0; c <= SBX_CG_N; c++) {
+        if (roots[c] == NULL)
+            continue;
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s/libsandbox", roots[c]);
+        DIR *d = opendir(parent);
+        struct dirent *de;
+        if (d == NULL)
+            continue;
+        while ((de = readdir(d)) != NULL) {
+            char path[8192];
+            struct stat st;
+            if (strncmp(de->d_name, "sandbox-", 8) != 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", parent, de->d_name);
+            /* Young directories may belong to a run being set up; a
+             * populated one is refused by the kernel (EBUSY). */
+            if (stat(path, &st) == 0 &&
+                difftime(now, st.st_ctime) >= min_age_sec && rmdir(path) == 0)
+                removed++;
+        }
+        closedir(d);
+    }
+    for (int c = 0; c < SBX_CG_N; c++)
+        free(v1[c]);
+    free(v2);
+    return removed;
 }

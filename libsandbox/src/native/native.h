@@ -29,6 +29,9 @@ SBX_HIDDEN int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan,
 SBX_HIDDEN int sbx_cgroup_add(const sbx_cgroup *cg, pid_t pid, sbx_err *e);
 SBX_HIDDEN void sbx_cgroup_kill(const sbx_cgroup *cg);
 SBX_HIDDEN void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st);
+/* Remove the empty run cgroups older than min_age_sec that a killed caller
+ * left behind; returns how many directories went. */
+SBX_HIDDEN unsigned sbx_cgroup_sweep(double min_age_sec);
 /* Kill what is left, remove the directories, free cg. */
 SBX_HIDDEN void sbx_cgroup_destroy(sbx_cgroup *cg);
 
