@@ -211,6 +211,16 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         r->err.truncated, "wall_sec", r->wall_sec, "runtime", jstr(r->runtime),
         "container_name", jstr(r->container_name), "message", jstr(r->message),
         "options", opts, "version", sandbox_version());
+    /* Resource costs, where the backend measures them (native: cgroups). */
+    if (root != NULL) {
+        json_object_set_new(root, "peak_memory_bytes",
+                            r->peak_memory_bytes
+                                ? json_integer((json_int_t)r->peak_memory_bytes)
+                                : json_null());
+        json_object_set_new(root, "cpu_sec",
+                            r->cpu_sec >= 0 ? json_real(r->cpu_sec)
+                                            : json_null());
+    }
     int rc = -1;
     if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
         fputc('\n', stdout) != EOF)

@@ -5,7 +5,8 @@
 #   2. scripts/start-engines.sh   (podman containers.conf drop-in, dockerd);
 #   3. scripts/build-images.sh    (busybox, debian:stable-slim, python image);
 #   4. cmake configure + build into ./build;
-#   5. ./build/cli/sandbox -- echo hi   (smoke test, skip with --no-run).
+#   5. cmake --install build (/usr/local), then `sandbox -- echo hi`
+#      on the default image (smoke test, skip with --no-run).
 # A second run only checks and takes a few seconds.  See docs/setup.md.
 set -euo pipefail
 
@@ -127,20 +128,28 @@ build_project() {
     fi
     cd "${ROOT}"
     log "cmake -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo"
-    cmake -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
+    cmake -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOX_BUILD_CLI=ON >/dev/null ||
         die "cmake configure failed (re-run: cmake -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo)"
     log "cmake --build build -j2"
     cmake --build build -j2 || die "build failed (re-run: cmake --build build -j2)"
+    # Install library, header, pkg-config file, CMake package, CLI and man
+    # page under /usr/local, so `sandbox` works from any directory.
+    log "cmake --install build (prefix /usr/local)"
+    cmake --install build --prefix /usr/local >/dev/null ||
+        die "install failed (re-run: cmake --install build)"
+    ldconfig
 }
 
 smoke_test() {
     cd "${ROOT}"
-    if [[ ! -x ./build/cli/sandbox ]]; then
+    if ! command -v sandbox >/dev/null; then
         log "NOTE: ./build/cli/sandbox is not built yet; skipping the smoke test"
         return 0
     fi
-    log "./build/cli/sandbox -- echo hi"
-    ./build/cli/sandbox -- echo hi || die "smoke test './build/cli/sandbox -- echo hi' failed"
+    # The installed CLI, on the default image (debian:stable-slim), from
+    # the repository directory as its workspace.
+    log "sandbox -- echo hi"
+    sandbox -- echo hi || die "smoke test 'sandbox -- echo hi' failed"
 }
 
 if [[ ${do_apt} -eq 1 ]]; then
