@@ -19,6 +19,30 @@ out=$("$work/minimal-pc" 'echo via-pkg-config' busybox:latest)
     { echo "pkg-config consumer printed: $out" >&2; exit 1; }
 echo "pkg-config consumer: ok"
 
+# The other two examples, through pkg-config as well.
+for ex in eval_dir structured; do
+    # shellcheck disable=SC2046
+    cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$root/examples/$ex.c" \
+        $(pkg-config --cflags --libs libsandbox) -o "$work/$ex"
+done
+mkdir -p "$work/scripts"
+printf 'echo ok\n' >"$work/scripts/a-good.sh"
+printf 'echo bad >&2; exit 4\n' >"$work/scripts/b-bad.sh"
+printf 'sleep 30\n' >"$work/scripts/c-slow.sh"
+table=$("$work/eval_dir" "$work/scripts" busybox:latest) && rc=0 || rc=$?
+echo "$table"
+[[ $rc -eq 1 ]] && grep -q '^a-good.sh *exited *0' <<<"$table" &&
+    grep -q '^b-bad.sh *exited *4' <<<"$table" &&
+    grep -q '^c-slow.sh *timeout *124' <<<"$table" ||
+    { echo "eval_dir table is wrong" >&2; exit 1; }
+echo "eval_dir example: ok"
+out=$("$work/structured" 'echo "$GREETING"; exit 3' busybox:latest native) && rc=0 || rc=$?
+echo "$out"
+[[ $rc -eq 3 ]] && grep -q 'stdout: *6 of 6 bytes: hello' <<<"$out" &&
+    grep -q 'memory: *peak' <<<"$out" ||
+    { echo "structured example output is wrong" >&2; exit 1; }
+echo "structured example: ok"
+
 mkdir -p "$work/cm"
 cat >"$work/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.16)
@@ -28,6 +52,11 @@ add_executable(minimal-cmake $root/examples/minimal.c)
 target_link_libraries(minimal-cmake PRIVATE libsandbox::sandbox)
 add_executable(minimal-static $root/examples/minimal.c)
 target_link_libraries(minimal-static PRIVATE libsandbox::sandbox_static)
+add_executable(eval-dir-cmake $root/examples/eval_dir.c)
+target_compile_definitions(eval-dir-cmake PRIVATE _GNU_SOURCE)
+target_link_libraries(eval-dir-cmake PRIVATE libsandbox::sandbox)
+add_executable(structured-cmake $root/examples/structured.c)
+target_link_libraries(structured-cmake PRIVATE libsandbox::sandbox)
 CM
 cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cm/build" >/dev/null
@@ -41,4 +70,8 @@ done
 extra=$(nm -D --defined-only "$prefix"/lib*/libsandbox.so.0 | awk '$2 == "T" {print $3}' |
     grep -v '^sandbox_' || true)
 [[ -z "$extra" ]] || { echo "unexpected exported symbols: $extra" >&2; exit 1; }
+"$work/cm/build/structured-cmake" 'echo cm' busybox:latest >/dev/null ||
+    { echo "structured-cmake failed" >&2; exit 1; }
+"$work/cm/build/eval-dir-cmake" "$work/scripts" busybox:latest >/dev/null || true
+echo "CMake package consumers (eval_dir, structured): ok"
 echo "exported symbols: only sandbox_*"
