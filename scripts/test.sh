@@ -3,7 +3,7 @@
 #   1. scripts/install.sh --no-run   packages, engines, images, ./build
 #   2. style and static analysis     clang-format, cppcheck
 #   3. ctest in ./build              unit, integration (podman + docker), valgrind
-#   4. ASan+UBSan build              unit + integration again
+#   4. ASan+UBSan build              unit + integration again; fuzzers
 #   5. install + consumers           pkg-config and find_package(libsandbox)
 #   6. Python drop-in (pytest)       if examples/python exists
 #   7. hygiene                       no container of ours left in either engine
@@ -33,7 +33,7 @@ cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
     --suppress=missingIncludeSystem libsandbox/src cli bench
 
 step "ctest: unit, integration (podman, docker), valgrind"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOX_BUILD_CLI=ON >/dev/null
 cmake --build build -j2
 labels="unit|integration|cli|valgrind"
 ((quick)) && labels="unit|integration|cli"
@@ -45,6 +45,15 @@ if ((!quick)); then
         -DCMAKE_C_COMPILER=clang >/dev/null
     cmake --build build-asan -j2
     ctest --test-dir build-asan -L "unit|integration" --output-on-failure
+fi
+
+if ((!quick)); then
+    step "fuzzers: formatter and option parsing (libFuzzer, 20 s each)"
+    cmake -S . -B build-fuzz -DSANDBOX_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+        -DCMAKE_BUILD_TYPE=Debug -DSANDBOX_BUILD_CLI=OFF \
+        -DSANDBOX_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-fuzz -j2 --target fuzz_format fuzz_opts
+    ctest --test-dir build-fuzz -L fuzz --output-on-failure
 fi
 
 step "install and consume (pkg-config, CMake package)"

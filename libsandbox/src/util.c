@@ -22,7 +22,8 @@ void sbx_closep(int *fd)
     }
 }
 
-static int vfail(sbx_err *e, int code, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+vfail(sbx_err *e, int code, int errnum, const char *fmt, va_list ap)
 {
     if (e == NULL)
         return code;
