@@ -69,7 +69,8 @@ static const char usage_text[] =
     "Exit status: the command's; 124 timeout; 125 sandbox failed;\n"
     "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n";
 
-static void usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt,
+                                                              ...)
 {
     va_list ap;
     fputs("sandbox: ", stderr);
@@ -79,7 +80,7 @@ static void usage_error(const char *fmt, ...)
     fputs("\nTry 'sandbox --help'.\n", stderr);
 }
 
-static void fail(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
 {
     va_list ap;
     fputs("sandbox: ", stderr);

@@ -337,14 +337,6 @@ START_TEST(test_rm_kill_ps_argv)
                    "--format={{.Names}} {{.Label \"io.libsandbox.owner\"}}");
     sbx_argv_free(argv);
 
-    sandbox_opts o;
-    sbx_plan p;
-    base_opts(&o, "true");
-    ck_assert_int_eq(sbx_plan_init(&p, &o, &e), 0);
-    ck_assert_int_eq(sbx_build_kill_argv(&p, &argv, &e), 0);
-    tu_assert_argv(argv, podman, "kill", "--signal=KILL", p.name);
-    sbx_argv_free(argv);
-    sbx_plan_free(&p);
     sbx_argv_free(NULL);
 }
 END_TEST

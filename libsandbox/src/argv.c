@@ -126,16 +126,6 @@ int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
     return finish(&b, argv, e);
 }
 
-int sbx_build_kill_argv(const sbx_plan *p, char ***argv, sbx_err *e)
-{
-    argv_builder b = {0};
-    add(&b, p->runtime_path);
-    add(&b, "kill");
-    add(&b, "--signal=KILL");
-    add(&b, p->name);
-    return finish(&b, argv, e);
-}
-
 int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
                       const char *name, char ***argv, sbx_err *e)
 {

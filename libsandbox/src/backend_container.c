@@ -59,9 +59,9 @@ static void stop_container(void *vctx, sbx_child *c)
  * one: podman says "Error: ...", docker says "docker: Error ...". */
 static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
 {
-    const char *d = err->data, *end = err->data + err->len;
-    if (d == NULL || err->len == 0)
+    if (err->data == NULL || err->len == 0)
         return NULL;
+    const char *d = err->data, *end = err->data + err->len;
     /* The complaint may follow "Trying to pull ..." lines. */
     for (const char *line = d; line < end;) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));

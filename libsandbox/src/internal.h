@@ -120,9 +120,7 @@ SBX_HIDDEN int sbx_find_runtime(const char *want, const char *env_value,
  * sbx_argv_free(). */
 SBX_HIDDEN int sbx_build_run_argv(const sbx_plan *plan, char ***argv,
                                   sbx_err *e);
-/* `<rt> kill <name>` / `<rt> rm -f <name>` / ps by label. */
-SBX_HIDDEN int sbx_build_kill_argv(const sbx_plan *plan, char ***argv,
-                                   sbx_err *e);
+/* `<rt> rm -f <name>` (podman: --time=0, so no 10 s stop grace). */
 SBX_HIDDEN int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
                                  const char *name, char ***argv, sbx_err *e);
 /* `<rt> ps -a`: one container by exact name (name != NULL), or every

@@ -80,10 +80,11 @@ static void find_mounts(char *v1[SBX_CG_N], char **v2)
         return;
     while (getline(&line, &cap, f) > 0) {
         /* ... mount_point opts - fstype source super_opts */
-        char *fields[16] = {0};
+        char *fields[16] = {0}, *save = NULL;
         int n = 0;
-        for (char *tok = strtok(line, " \n"); tok && n < 16;
-             tok = strtok(NULL, " \n"))
+        /* strtok_r: strtok's hidden state would race between threads. */
+        for (char *tok = strtok_r(line, " \n", &save); tok && n < 16;
+             tok = strtok_r(NULL, " \n", &save))
             fields[n++] = tok;
         int dash = -1;
         for (int i = 0; i < n; i++)
@@ -116,6 +117,7 @@ static int make_dir(const char *path, sbx_err *e)
 {
     if (mkdir(path, 0755) < 0 && errno != EEXIST) {
         int err = errno;
+        char buf[128];
         if (err == EACCES || err == EPERM || err == EROFS)
             return sbx_fail(e, SANDBOX_EINVAL,
                             "the native runtime cannot create the cgroup "
@@ -123,7 +125,7 @@ static int make_dir(const char *path, sbx_err *e)
                             "and cpu limits: run as root, or delegate a "
                             "cgroup v2 subtree to this user (e.g. systemd-run "
                             "--user --scope -p Delegate=yes)",
-                            path, strerror(err));
+                            path, strerror_r(err, buf, sizeof buf));
         return sbx_fail_errno(e, SANDBOX_EIO, err, "mkdir %s", path);
     }
     return 0;
