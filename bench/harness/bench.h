@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sandbox-bench: internal interfaces of the bench harness.
+ *
+ * One concern per file:
+ *   task.c       task.json and config.json: parse, validate, scaffold
+ *   implement.c  the implement phase: git worktree + model command
+ *   evaluate.c   the evaluate phase: scratch dir, sandbox_run, verdicts
+ *   junit.c      JUnit XML report -> per-test verdicts (libxml2)
+ *   digest.c     sha256 of files and directory trees (OpenSSL EVP)
+ *   log.c        the append-only JSON-lines log
+ *   report.c     the results table
+ *   proc.c       host processes for git and the model command (no shell)
+ *   util.c       paths, files, time, errors
+ *   main.c       the subcommands
+ *
+ * Errors: every fallible function returns 0 or -1 and, on -1, has written a
+ * complete sentence into a caller-supplied `bench_err`.
+ */
+#ifndef SANDBOX_BENCH_H
+#define SANDBOX_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#define BENCH_VERSION "0.1.0"
+
+typedef struct bench_err {
+    char msg[2048];
+} bench_err;
+
+void bench_seterr(bench_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- util.c ------------------------------------------------------------ */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *path_join(const char *a, const char *b);
+char *path_abs(const char *p); /* realpath, NULL if it does not exist */
+int mkdir_p(const char *path, bench_err *e);
+int rm_rf(const char *path);
+int path_is_dir(const char *p);
+int path_is_file(const char *p);
+/* Whole file into a NUL-terminated buffer; *len excludes the NUL. */
+int read_file(const char *path, char **data, size_t *len, bench_err *e);
+int write_file(const char *path, const void *data, size_t len, bench_err *e);
+int copy_file(const char *src, const char *dst, bench_err *e);
+/* Copy a directory tree (regular files, dirs, symlinks as files). */
+int copy_tree(const char *src, const char *dst, bench_err *e);
+/* Sorted relative paths of the regular files under dir (recursive), skipping
+ * names in `skip` (NULL-terminated, matched against the top-level name). */
+int list_files(const char *dir, const char *const *skip, char ***out,
+               size_t *n, bench_err *e);
+void free_strv(char **v, size_t n);
+double now_wall(void);      /* CLOCK_REALTIME seconds */
+double now_mono(void);      /* CLOCK_MONOTONIC seconds */
+char *iso_time(double t);   /* "2026-05-12T10:11:12.345Z" */
+char *utc_date(void);       /* "2026-05-12" */
+int valid_name(const char *s); /* [A-Za-z0-9._-]+, not "." / ".." */
+int json_write_file(const char *path, json_t *j, bench_err *e);
+char *shell_quote(const char *s); /* for a shell *inside* the box only */
+
+/* ---- proc.c ------------------------------------------------------------ */
+typedef struct proc_result {
+    int exited;     /* 1: exited normally */
+    int exit_code;  /* exit status, or 128+signal */
+    int signal;     /* terminating signal, or 0 */
+    int timed_out;  /* 1: killed at the deadline */
+    double wall_sec;
+} proc_result;
+
+/* Run argv (execvp: PATH lookup, no shell) in cwd; stdin from /dev/null;
+ * stdout/stderr appended to the given files (NULL: /dev/null).  Its own
+ * process group; on timeout (> 0) the whole group gets SIGKILL. */
+int proc_run(char *const argv[], const char *cwd, const char *out_path,
+             const char *err_path, double timeout_sec, proc_result *r,
+             bench_err *e);
+/* Run argv and capture stdout into *out (NUL-terminated). */
+int proc_capture(char *const argv[], const char *cwd, char **out,
+                 proc_result *r, bench_err *e);
+
+/* ---- task.c ------------------------------------------------------------ */
+typedef struct bench_limits {
+    double timeout_sec;
+    char *memory;
+    long pids;
+    double cpus;
+    size_t output_limit;   /* bytes of runner output kept */
+    uint64_t flood_bytes;  /* runner output beyond this is a flood */
+} bench_limits;
+
+typedef struct bench_task {
+    char *dir;            /* absolute task directory */
+    char *name;
+    char *language;
+    char **entrypoints;   /* files the implementer must produce */
+    size_t n_entrypoints;
+    char *image;
+    char *test_command;   /* run as sh -c inside the box, cwd /workspace */
+    char *tests_dir;      /* absolute host path of the hidden tests */
+    char *tests_mount;    /* where the tests appear in the box (read-only) */
+    char *report;         /* JUnit XML path relative to /workspace */
+    char **env;           /* NAME=VALUE set in the box */
+    size_t n_env;
+    bench_limits limits;
+} bench_task;
+
+typedef struct bench_model {
+    char *name;   /* short label, used in paths */
+    char *slug;   /* the model id passed to the command */
+} bench_model;
+
+typedef struct bench_config {
+    char *path;
+    bench_model *implementers;
+    size_t n_implementers;
+    bench_model *judges;
+    size_t n_judges;
+    char **command;       /* argv template with {placeholders} */
+    size_t n_command;
+    double timeout_sec;   /* model command wall clock */
+    char *usage_file;     /* optional JSON the command leaves in the worktree */
+    char *transcript;     /* optional transcript file in the worktree */
+    int sandboxed;        /* run the command inside libsandbox */
+    char *sandbox_image;
+    int sandbox_network;  /* sandbox_network */
+    char *sandbox_memory;
+    long sandbox_pids;
+} bench_config;
+
+int task_load(const char *dir, bench_task *t, bench_err *e);
+/* Parse an already-read task.json object (file names the source). */
+int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e);
+void task_free(bench_task *t);
+int config_load(const char *path, bench_config *c, bench_err *e);
+int config_parse(json_t *root, const char *file, bench_config *c,
+                 bench_err *e);
+void config_free(bench_config *c);
+const bench_model *config_find(const bench_config *c, const char *name);
+/* Create tasks_root/name with every file a task needs. */
+int task_scaffold(const char *tasks_root, const char *name, bench_err *e);
+
+/* ---- digest.c ---------------------------------------------------------- */
+/* Lowercase hex sha256 (65 bytes with NUL). */
+int digest_bytes(const void *data, size_t len, char hex[65]);
+int digest_file(const char *path, char hex[65], bench_err *e);
+/* Digest of a tree: sha256 over "<relpath>\0<sha256 of file>\n" for every
+ * regular file, sorted by path.  Names in skip are left out (top level). */
+int digest_tree(const char *dir, const char *const *skip, char hex[65],
+                bench_err *e);
+
+/* ---- junit.c ----------------------------------------------------------- */
+typedef enum test_verdict {
+    TV_PASSED = 0,
+    TV_FAILED = 1,
+    TV_ERROR = 2,
+    TV_SKIPPED = 3,
+    TV_MISSING = 4, /* not in this run's report (no report, or not run) */
+} test_verdict;
+
+const char *test_verdict_name(int v);
+
+typedef struct junit_case {
+    char *id;       /* "classname::name" (or name) */
+    char *name;
+    char *classname;
+    int verdict;    /* test_verdict */
+    double time_sec;
+    char *message;  /* failure/error/skip message, or NULL */
+} junit_case;
+
+typedef struct junit_report {
+    junit_case *cases;
+    size_t n_cases;
+    unsigned passed, failed, errors, skipped;
+} junit_report;
+
+int junit_parse_memory(const char *data, size_t len, junit_report *r,
+                       bench_err *e);
+int junit_parse_file(const char *path, junit_report *r, bench_err *e);
+void junit_free(junit_report *r);
+/* Call once from the main thread before any thread parses. */
+void junit_global_init(void);
+void junit_global_cleanup(void);
+
+/* ---- log.c ------------------------------------------------------------- */
+/* Append one JSON object as one line with one write(2) on an O_APPEND fd. */
+int log_append(const char *path, json_t *record, bench_err *e);
+
+/* ---- implement.c ------------------------------------------------------- */
+typedef struct implement_args {
+    const char *out_dir;     /* bench output root */
+    const char *round;       /* NULL: UTC date (+ -rN if taken) */
+    int sandboxed;           /* -1: config's choice, 0/1: force */
+    int quiet;
+} implement_args;
+
+int implement_run(const bench_task *t, const bench_config *c,
+                  const bench_model *m, const implement_args *a,
+                  char **run_dir_out, bench_err *e);
+/* Substitute {placeholders} in one template word (exposed for tests). */
+char *template_expand(const char *word, const char *const *keys,
+                      const char *const *values, size_t n, bench_err *e);
+
+/* ---- evaluate.c -------------------------------------------------------- */
+typedef struct candidate {
+    char *label;  /* "model/round" or a fixture name */
+    char *dir;    /* directory holding the candidate's files */
+} candidate;
+
+typedef struct run_outcome {
+    char *status;           /* completed, timeout, oom, crashed, no-report,
+                               bad-report, error */
+    int flood;              /* runner output above flood_bytes */
+    int exit_code;
+    double wall_sec;
+    char *detail;           /* one human sentence, or NULL */
+    junit_report report;
+} run_outcome;
+
+typedef struct evaluate_args {
+    const char *out_dir;
+    int repeat;
+    int jobs;
+    int keep_scratch;
+    int quiet;
+    const char *runtime;    /* NULL: libsandbox detects */
+    const char *eval_id;    /* NULL: timestamp */
+} evaluate_args;
+
+/* Evaluate every candidate `repeat` times; writes results.json under
+ * out_dir/evals/<task>/<eval_id>/ and appends to out_dir/log.jsonl.
+ * *results receives the results document (caller json_decref's). */
+int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
+                 const evaluate_args *a, json_t **results, char **eval_dir,
+                 bench_err *e);
+/* Find candidates: every <out>/runs/<task>/<model>/<round>/files. */
+int candidates_from_runs(const char *out_dir, const char *task,
+                         candidate **out, size_t *n, bench_err *e);
+void candidates_free(candidate *c, size_t n);
+
+/* ---- report.c ---------------------------------------------------------- */
+/* Print the ranking table for a results document. */
+void report_print(FILE *f, json_t *results, int verbose);
+
+#endif /* SANDBOX_BENCH_H */
