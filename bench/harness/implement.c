@@ -225,7 +225,7 @@ static char *pick_round(const char *model_dir, const char *round)
 
 /* The last stdout line that is a JSON object naming a cost or token
  * figure, as many agent CLIs print at the end. */
-static json_t *usage_from_stdout(const char *path)
+json_t *usage_from_stdout(const char *path)
 {
     char *data;
     size_t len;
@@ -265,10 +265,10 @@ static json_t *usage_from_stdout(const char *path)
     return found;
 }
 
-static int run_sandboxed(char **argv, size_t argc, const bench_config *c,
-                         const char *wt, const char *out_path,
-                         const char *err_path, proc_result *pr, char **why,
-                         bench_err *e)
+int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
+                        const char *wt, const char *out_path,
+                        const char *err_path, proc_result *pr, char **why,
+                        bench_err *e)
 {
     /* The words are quoted for the shell *inside* the box only. */
     size_t cap = 1, len = 0;
@@ -440,7 +440,7 @@ int implement_run(const bench_task *t, const bench_config *c,
     char *how = NULL;
     int ran;
     if (sandboxed)
-        ran = run_sandboxed(argv, c->n_command, c, wt, out_path, err_path, &pr,
+        ran = model_run_sandboxed(argv, c->n_command, c, wt, out_path, err_path, &pr,
                             &how, e);
     else
         ran = proc_run(argv, wt, out_path, err_path, c->timeout_sec, &pr, e);
