@@ -132,6 +132,7 @@ typedef struct bench_config {
     int sandbox_network;  /* sandbox_network */
     char *sandbox_memory;
     long sandbox_pids;
+    json_t *raw;          /* the parsed file (judge.c reads judge_command) */
 } bench_config;
 
 int task_load(const char *dir, bench_task *t, bench_err *e);
@@ -201,6 +202,14 @@ typedef struct implement_args {
     int quiet;
 } implement_args;
 
+/* Run argv inside libsandbox with `dir` as /workspace (the config's
+ * sandbox image, network and limits); *why gets the end reason. */
+int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
+                        const char *dir, const char *out_path,
+                        const char *err_path, proc_result *pr, char **why,
+                        bench_err *e);
+/* The last JSON line on a command's stdout naming cost or tokens. */
+json_t *usage_from_stdout(const char *path);
 int implement_run(const bench_task *t, const bench_config *c,
                   const bench_model *m, const implement_args *a,
                   char **run_dir_out, bench_err *e);

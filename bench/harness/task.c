@@ -444,7 +444,7 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
 
 static const char *const CONFIG_FIELDS[] = {
     "implementers", "expert_judges", "command", "timeout_sec", "usage_file",
-    "transcript", "sandbox", NULL};
+    "transcript", "sandbox", "judge_command", NULL};
 static const char *const SANDBOX_FIELDS[] = {
     "enabled", "image", "network", "memory", "pids", NULL};
 
@@ -533,6 +533,8 @@ int config_parse(json_t *root, const char *file, bench_config *c,
     }
     if (check_known(root, file, "", CONFIG_FIELDS, e) != 0)
         return -1;
+    json_decref(c->raw);
+    c->raw = json_incref(root);
     if (parse_models(json_object_get(root, "implementers"), file,
                      "implementers", 1, &c->implementers, &c->n_implementers,
                      e) != 0)
@@ -700,6 +702,7 @@ void config_free(bench_config *c)
     free(c->transcript);
     free(c->sandbox_image);
     free(c->sandbox_memory);
+    json_decref(c->raw);
     memset(c, 0, sizeof *c);
 }
 

@@ -381,22 +381,6 @@ static int build_env(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
-static int mkdir_parents(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int add_mount(native_run *r, const char *src, const char *box, bool rw,
                      sbx_err *e)
 {
@@ -420,7 +404,8 @@ static int add_mount(native_run *r, const char *src, const char *box, bool rw,
         int fd = -1;
         if (m->file)
             fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if ((m->file && fd >= 0) || (!m->file && mkdir_parents(m->dst) == 0)) {
+        if ((m->file && fd >= 0) ||
+            (!m->file && sbx_mkdir_p(m->dst, 0755) == 0)) {
             if (fd >= 0)
                 close(fd);
             return 0;
@@ -518,13 +503,7 @@ static int write_proc(pid_t pid, const char *file, const char *val)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, val, strlen(val));
-    int err = errno;
-    close(fd);
-    return n < 0 ? -err : 0;
+    return sbx_write_file(path, val);
 }
 
 typedef struct native_stop {

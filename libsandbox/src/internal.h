@@ -210,5 +210,9 @@ SBX_HIDDEN char *sbx_strdup(const char *s);
 SBX_HIDDEN char *sbx_asprintf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 SBX_HIDDEN long sbx_online_cpus(void);
+/* mkdir -p; 0 or -errno. */
+SBX_HIDDEN int sbx_mkdir_p(const char *path, mode_t mode);
+/* Write val to an existing file (cgroup and /proc knobs); 0 or -errno. */
+SBX_HIDDEN int sbx_write_file(const char *path, const char *val);
 
 #endif /* LIBSANDBOX_INTERNAL_H */

@@ -3,6 +3,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -139,4 +141,33 @@ int sandbox_version_number(void)
 {
     return SANDBOX_VERSION_MAJOR * 10000 + SANDBOX_VERSION_MINOR * 100 +
            SANDBOX_VERSION_PATCH;
+}
+
+int sbx_mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int sbx_write_file(const char *path, const char *val)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, val, strlen(val));
+    int err = n < 0 ? errno : 0;
+    close(fd);
+    return n < 0 ? -err : 0;
 }

@@ -20,13 +20,7 @@ static int write_file(const char *dir, const char *file, const char *val)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, val, strlen(val));
-    int err = n < 0 ? errno : 0;
-    close(fd);
-    return n < 0 ? -err : 0;
+    return sbx_write_file(path, val);
 }
 
 static int read_file(const char *dir, const char *file, char *buf, size_t size)

@@ -38,24 +38,6 @@ static char *cache_dir(void)
     return sbx_asprintf("%s/.cache/libsandbox/rootfs", home ? home : "/tmp");
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw)
 {
@@ -220,7 +202,7 @@ int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
     sbx_autofree char *ref = ref_path(cache, rt, image);
     if (refs == NULL || ref == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    if ((rc = mkdir_p(refs, 0700)) < 0)
+    if ((rc = sbx_mkdir_p(refs, 0700)) < 0)
         return sbx_fail_errno(e, SANDBOX_EIO, -rc,
                               "cannot create the rootfs "
                               "cache %s",
