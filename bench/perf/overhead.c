@@ -9,6 +9,8 @@
  *    sandbox_run() called in-process.  Prints medians and ratios.
  * 2. The caller's peak RSS while a command prints 1 GiB through
  *    sandbox_run(): it must stay flat (the cap is kept, the rest counted). */
+#include "perf_util.h"
+
 #include <sandbox.h>
 
 #include <errno.h>
@@ -22,46 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Run argv with output to /dev/null; return wall seconds or -1. */
-static double time_argv(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01, 0);
-    pid_t pid;
-    double t0 = now();
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    double t = now() - t0;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? t : -1;
-}
 
 static long max_rss_kib(void)
 {
@@ -126,19 +89,19 @@ int main(int argc, char **argv)
     o.runtime = rt;
 
     /* One warm-up of each (image cache, runtime state). */
-    time_argv(raw_argv);
-    time_argv(cli_argv);
+    perf_time_argv(raw_argv);
+    perf_time_argv(cli_argv);
     for (int i = 0; i < runs; i++) {
         /* Rotate the order: a run can slow the next one (the runtime's
          * clean-up of the previous container still holds its locks). */
         for (int k = 0; k < 3; k++) {
             switch ((i + k) % 3) {
-            case 0: raw[i] = time_argv(raw_argv); break;
-            case 1: viacli[i] = time_argv(cli_argv); break;
+            case 0: raw[i] = perf_time_argv(raw_argv); break;
+            case 1: viacli[i] = perf_time_argv(cli_argv); break;
             default: {
-                double t0 = now();
+                double t0 = perf_now();
                 int rc = sandbox_run(&o, &r);
-                lib[i] = rc == 0 && r.exit_code == 0 ? now() - t0 : -1;
+                lib[i] = rc == 0 && r.exit_code == 0 ? perf_now() - t0 : -1;
                 sandbox_result_free(&r);
             }
             }
@@ -149,8 +112,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double mraw = median(raw, runs), mcli = median(viacli, runs),
-           mlib = median(lib, runs);
+    double mraw = perf_median(raw, runs), mcli = perf_median(viacli, runs),
+           mlib = perf_median(lib, runs);
     printf("runtime %s, image %s, %d interleaved runs of `true`\n", rt, image,
            runs);
     printf("  raw `%s run ...`        median %7.1f ms\n", rt, mraw * 1e3);
@@ -163,16 +126,16 @@ int main(int argc, char **argv)
     char *raw_flood[sizeof raw_argv / sizeof *raw_argv];
     memcpy(raw_flood, raw_argv, sizeof raw_argv);
     raw_flood[13] = "head -c 1073741824 /dev/zero";
-    double traw = time_argv(raw_flood);
+    double traw = perf_time_argv(raw_flood);
     printf("1 GiB of output, raw `%s run ...` > /dev/null: %.1f s\n", rt, traw);
 
     /* Peak RSS while the box prints 1 GiB. */
     long before = max_rss_kib();
     o.command = "head -c 1073741824 /dev/zero";
     o.timeout_sec = 300;
-    double t0 = now();
+    double t0 = perf_now();
     int rc = sandbox_run(&o, &r);
-    double t = now() - t0;
+    double t = perf_now() - t0;
     long after = max_rss_kib();
     printf("1 GiB of output through sandbox_run(): rc %d, reason %s, captured "
            "%zu of %llu bytes "

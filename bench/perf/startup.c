@@ -9,6 +9,8 @@
  * `docker run` with the contract's flags, and plain /bin/true.  Prints the
  * median of each and its ratio to the native backend.  Engines that are
  * missing are skipped. */
+#include "perf_util.h"
+
 #include <sandbox.h>
 
 #include <errno.h>
@@ -22,44 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 enum { NATIVE_LIB, NATIVE_CLI, BWRAP, PODMAN, DOCKER, TRUE_, N_WAYS };
 static const char *const way_name[N_WAYS] = {
     "native sandbox_run()", "native `sandbox` CLI", "bubblewrap",
     "podman run",           "docker run",           "/bin/true"};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double run_argv(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01, 0);
-    pid_t pid;
-    double t0 = now();
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    double t = now() - t0;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? t : -1;
-}
 
 int main(int argc, char **argv)
 {
@@ -155,7 +123,7 @@ int main(int argc, char **argv)
     for (int w = 0; w < N_WAYS; w++) {
         t[w] = calloc((size_t)runs, sizeof(double));
         /* Probe each way once; skip the ones that do not work here. */
-        ok[w] = w == NATIVE_LIB || run_argv(argvs[w]) >= 0;
+        ok[w] = w == NATIVE_LIB || perf_time_argv(argvs[w]) >= 0;
         if (!ok[w])
             fprintf(stderr, "skipping %s: it does not run here\n", way_name[w]);
     }
@@ -172,12 +140,13 @@ int main(int argc, char **argv)
                 if (!ok[w] || slow != (phase == 1))
                     continue;
                 if (w == NATIVE_LIB) {
-                    double t0 = now();
+                    double t0 = perf_now();
                     int rc = sandbox_run(&o, &r);
-                    t[w][i] = rc == 0 && r.exit_code == 0 ? now() - t0 : -1;
+                    t[w][i] =
+                        rc == 0 && r.exit_code == 0 ? perf_now() - t0 : -1;
                     sandbox_result_free(&r);
                 } else {
-                    t[w][i] = run_argv(argvs[w]);
+                    t[w][i] = perf_time_argv(argvs[w]);
                 }
                 if (t[w][i] < 0) {
                     fprintf(stderr, "%s failed on run %d\n", way_name[w], i);
@@ -188,8 +157,7 @@ int main(int argc, char **argv)
     double med[N_WAYS];
     for (int w = 0; w < N_WAYS; w++) {
         int n = (w == PODMAN || w == DOCKER) ? slow_runs : runs;
-        qsort(t[w], (size_t)n, sizeof(double), cmp);
-        med[w] = n % 2 ? t[w][n / 2] : (t[w][n / 2 - 1] + t[w][n / 2]) / 2;
+        med[w] = perf_median(t[w], n);
     }
     printf("startup of an isolated `true` (image %s; %d runs, %d for "
            "podman/docker; medians)\n",
