@@ -55,23 +55,23 @@ int copy_file(const char *src, const char *dst, bench_err *e);
 int copy_tree(const char *src, const char *dst, bench_err *e);
 /* Sorted relative paths of the regular files under dir (recursive), skipping
  * names in `skip` (NULL-terminated, matched against the top-level name). */
-int list_files(const char *dir, const char *const *skip, char ***out,
-               size_t *n, bench_err *e);
+int list_files(const char *dir, const char *const *skip, char ***out, size_t *n,
+               bench_err *e);
 void free_strv(char **v, size_t n);
-double now_wall(void);      /* CLOCK_REALTIME seconds */
-double now_mono(void);      /* CLOCK_MONOTONIC seconds */
-char *iso_time(double t);   /* "2026-05-12T10:11:12.345Z" */
-char *utc_date(void);       /* "2026-05-12" */
+double now_wall(void);         /* CLOCK_REALTIME seconds */
+double now_mono(void);         /* CLOCK_MONOTONIC seconds */
+char *iso_time(double t);      /* "2026-05-12T10:11:12.345Z" */
+char *utc_date(void);          /* "2026-05-12" */
 int valid_name(const char *s); /* [A-Za-z0-9._-]+, not "." / ".." */
 int json_write_file(const char *path, json_t *j, bench_err *e);
 char *shell_quote(const char *s); /* for a shell *inside* the box only */
 
 /* ---- proc.c ------------------------------------------------------------ */
 typedef struct proc_result {
-    int exited;     /* 1: exited normally */
-    int exit_code;  /* exit status, or 128+signal */
-    int signal;     /* terminating signal, or 0 */
-    int timed_out;  /* 1: killed at the deadline */
+    int exited;    /* 1: exited normally */
+    int exit_code; /* exit status, or 128+signal */
+    int signal;    /* terminating signal, or 0 */
+    int timed_out; /* 1: killed at the deadline */
     double wall_sec;
 } proc_result;
 
@@ -91,29 +91,29 @@ typedef struct bench_limits {
     char *memory;
     long pids;
     double cpus;
-    size_t output_limit;   /* bytes of runner output kept */
-    uint64_t flood_bytes;  /* runner output beyond this is a flood */
+    size_t output_limit;  /* bytes of runner output kept */
+    uint64_t flood_bytes; /* runner output beyond this is a flood */
 } bench_limits;
 
 typedef struct bench_task {
-    char *dir;            /* absolute task directory */
+    char *dir; /* absolute task directory */
     char *name;
     char *language;
-    char **entrypoints;   /* files the implementer must produce */
+    char **entrypoints; /* files the implementer must produce */
     size_t n_entrypoints;
     char *image;
-    char *test_command;   /* run as sh -c inside the box, cwd /workspace */
-    char *tests_dir;      /* absolute host path of the hidden tests */
-    char *tests_mount;    /* where the tests appear in the box (read-only) */
-    char *report;         /* JUnit XML path relative to /workspace */
-    char **env;           /* NAME=VALUE set in the box */
+    char *test_command; /* run as sh -c inside the box, cwd /workspace */
+    char *tests_dir;    /* absolute host path of the hidden tests */
+    char *tests_mount;  /* where the tests appear in the box (read-only) */
+    char *report;       /* JUnit XML path relative to /workspace */
+    char **env;         /* NAME=VALUE set in the box */
     size_t n_env;
     bench_limits limits;
 } bench_task;
 
 typedef struct bench_model {
-    char *name;   /* short label, used in paths */
-    char *slug;   /* the model id passed to the command */
+    char *name; /* short label, used in paths */
+    char *slug; /* the model id passed to the command */
 } bench_model;
 
 typedef struct bench_config {
@@ -122,17 +122,17 @@ typedef struct bench_config {
     size_t n_implementers;
     bench_model *judges;
     size_t n_judges;
-    char **command;       /* argv template with {placeholders} */
+    char **command; /* argv template with {placeholders} */
     size_t n_command;
-    double timeout_sec;   /* model command wall clock */
-    char *usage_file;     /* optional JSON the command leaves in the worktree */
-    char *transcript;     /* optional transcript file in the worktree */
-    int sandboxed;        /* run the command inside libsandbox */
+    double timeout_sec; /* model command wall clock */
+    char *usage_file;   /* optional JSON the command leaves in the worktree */
+    char *transcript;   /* optional transcript file in the worktree */
+    int sandboxed;      /* run the command inside libsandbox */
     char *sandbox_image;
-    int sandbox_network;  /* sandbox_network */
+    int sandbox_network; /* sandbox_network */
     char *sandbox_memory;
     long sandbox_pids;
-    json_t *raw;          /* the parsed file (judge.c reads judge_command) */
+    json_t *raw; /* the parsed file (judge.c reads judge_command) */
 } bench_config;
 
 int task_load(const char *dir, bench_task *t, bench_err *e);
@@ -140,8 +140,7 @@ int task_load(const char *dir, bench_task *t, bench_err *e);
 int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e);
 void task_free(bench_task *t);
 int config_load(const char *path, bench_config *c, bench_err *e);
-int config_parse(json_t *root, const char *file, bench_config *c,
-                 bench_err *e);
+int config_parse(json_t *root, const char *file, bench_config *c, bench_err *e);
 void config_free(bench_config *c);
 const bench_model *config_find(const bench_config *c, const char *name);
 /* Create tasks_root/name with every file a task needs. */
@@ -168,12 +167,12 @@ typedef enum test_verdict {
 const char *test_verdict_name(int v);
 
 typedef struct junit_case {
-    char *id;       /* "classname::name" (or name) */
+    char *id; /* "classname::name" (or name) */
     char *name;
     char *classname;
-    int verdict;    /* test_verdict */
+    int verdict; /* test_verdict */
     double time_sec;
-    char *message;  /* failure/error/skip message, or NULL */
+    char *message; /* failure/error/skip message, or NULL */
 } junit_case;
 
 typedef struct junit_report {
@@ -196,9 +195,9 @@ int log_append(const char *path, json_t *record, bench_err *e);
 
 /* ---- implement.c ------------------------------------------------------- */
 typedef struct implement_args {
-    const char *out_dir;     /* bench output root */
-    const char *round;       /* NULL: UTC date (+ -rN if taken) */
-    int sandboxed;           /* -1: config's choice, 0/1: force */
+    const char *out_dir; /* bench output root */
+    const char *round;   /* NULL: UTC date (+ -rN if taken) */
+    int sandboxed;       /* -1: config's choice, 0/1: force */
     int quiet;
 } implement_args;
 
@@ -219,17 +218,17 @@ char *template_expand(const char *word, const char *const *keys,
 
 /* ---- evaluate.c -------------------------------------------------------- */
 typedef struct candidate {
-    char *label;  /* "model/round" or a fixture name */
-    char *dir;    /* directory holding the candidate's files */
+    char *label; /* "model/round" or a fixture name */
+    char *dir;   /* directory holding the candidate's files */
 } candidate;
 
 typedef struct run_outcome {
-    char *status;           /* completed, timeout, oom, crashed, no-report,
-                               bad-report, error */
-    int flood;              /* runner output above flood_bytes */
+    char *status; /* completed, timeout, oom, crashed, no-report,
+                     bad-report, error */
+    int flood;    /* runner output above flood_bytes */
     int exit_code;
     double wall_sec;
-    char *detail;           /* one human sentence, or NULL */
+    char *detail; /* one human sentence, or NULL */
     junit_report report;
 } run_outcome;
 
@@ -239,8 +238,8 @@ typedef struct evaluate_args {
     int jobs;
     int keep_scratch;
     int quiet;
-    const char *runtime;    /* NULL: libsandbox detects */
-    const char *eval_id;    /* NULL: timestamp */
+    const char *runtime; /* NULL: libsandbox detects */
+    const char *eval_id; /* NULL: timestamp */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under
@@ -250,8 +249,8 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                  const evaluate_args *a, json_t **results, char **eval_dir,
                  bench_err *e);
 /* Find candidates: every <out>/runs/<task>/<model>/<round>/files. */
-int candidates_from_runs(const char *out_dir, const char *task,
-                         candidate **out, size_t *n, bench_err *e);
+int candidates_from_runs(const char *out_dir, const char *task, candidate **out,
+                         size_t *n, bench_err *e);
 void candidates_free(candidate *c, size_t n);
 
 /* ---- report.c ---------------------------------------------------------- */

@@ -173,8 +173,7 @@ static void run_one(eval_ctx *cx, eval_job *job)
                 sandbox_end_name(res.reason), res.exit_code, res.wall_sec,
                 (unsigned long long)res.out.total,
                 (unsigned long long)res.err.total,
-                res.message ? " message=" : "",
-                res.message ? res.message : "");
+                res.message ? " message=" : "", res.message ? res.message : "");
             char *all = xasprintf("%s%s", text, tail);
             write_file(output, all, strlen(all), &e);
             free(all);
@@ -201,8 +200,10 @@ static void run_one(eval_ctx *cx, eval_job *job)
                     t->limits.timeout_sec, o->flood ? " after writing " : "",
                     o->flood ? tb : "", o->flood ? " of output" : "");
     } else if (res.reason == SANDBOX_END_OOM) {
-        outcome_set(o, "oom", "the test run passed the %s memory limit and "
-                    "was killed", t->limits.memory);
+        outcome_set(o, "oom",
+                    "the test run passed the %s memory limit and "
+                    "was killed",
+                    t->limits.memory);
     } else if (res.reason == SANDBOX_END_CANCELLED) {
         outcome_set(o, "error", "the run was cancelled");
     } else if (have_report) {
@@ -212,23 +213,33 @@ static void run_one(eval_ctx *cx, eval_job *job)
             outcome_set(o, "completed", NULL);
         if (o->flood && !strcmp(o->status, "completed"))
             o->detail = xasprintf("flooded %s of output (limit %s) but "
-                                  "completed", tb, fb);
+                                  "completed",
+                                  tb, fb);
     } else if (o->flood) {
-        outcome_set(o, "flood", "wrote %s of output (limit %s) and no "
-                    "report (exit %d)", tb, fb, res.exit_code);
+        outcome_set(o, "flood",
+                    "wrote %s of output (limit %s) and no "
+                    "report (exit %d)",
+                    tb, fb, res.exit_code);
     } else if (res.reason == SANDBOX_END_SIGNALED) {
-        outcome_set(o, "crashed", "the test runner was killed by signal %d "
-                    "and wrote no report", res.term_signal);
+        outcome_set(o, "crashed",
+                    "the test runner was killed by signal %d "
+                    "and wrote no report",
+                    res.term_signal);
     } else if (res.exit_code > 128 && res.exit_code < 160) {
-        outcome_set(o, "crashed", "the test runner died of signal %d (exit "
-                    "%d) and wrote no report", res.exit_code - 128,
-                    res.exit_code);
+        outcome_set(o, "crashed",
+                    "the test runner died of signal %d (exit "
+                    "%d) and wrote no report",
+                    res.exit_code - 128, res.exit_code);
     } else if (res.exit_code != 0) {
-        outcome_set(o, "crashed", "the test runner exited with %d and wrote "
-                    "no report (see test-output.txt)", res.exit_code);
+        outcome_set(o, "crashed",
+                    "the test runner exited with %d and wrote "
+                    "no report (see test-output.txt)",
+                    res.exit_code);
     } else {
-        outcome_set(o, "no-report", "the test runner exited 0 but wrote no "
-                    "report at /workspace/%s", t->report);
+        outcome_set(o, "no-report",
+                    "the test runner exited 0 but wrote no "
+                    "report at /workspace/%s",
+                    t->report);
     }
 
 done:
@@ -258,19 +269,19 @@ static json_t *run_json(const eval_job *j)
     json_t *tests = json_object();
     for (size_t i = 0; i < o->report.n_cases; i++) {
         const junit_case *c = &o->report.cases[i];
-        json_t *tj = json_pack("{s:s, s:s, s:f}", "name", c->name,
-                               "verdict", test_verdict_name(c->verdict),
-                               "time_sec", c->time_sec);
+        json_t *tj =
+            json_pack("{s:s, s:s, s:f}", "name", c->name, "verdict",
+                      test_verdict_name(c->verdict), "time_sec", c->time_sec);
         if (c->message)
             json_object_set_new(tj, "message", json_string(c->message));
         json_object_set_new(tests, c->id, tj);
     }
-    json_t *r = json_pack(
-        "{s:i, s:s, s:b, s:i, s:f, s:i, s:i, s:i, s:i, s:o}", "repeat",
-        j->repeat, "status", o->status, "flood", o->flood, "exit_code",
-        o->exit_code, "wall_sec", o->wall_sec, "passed", o->report.passed,
-        "failed", o->report.failed, "errors", o->report.errors, "skipped",
-        o->report.skipped, "tests", tests);
+    json_t *r = json_pack("{s:i, s:s, s:b, s:i, s:f, s:i, s:i, s:i, s:i, s:o}",
+                          "repeat", j->repeat, "status", o->status, "flood",
+                          o->flood, "exit_code", o->exit_code, "wall_sec",
+                          o->wall_sec, "passed", o->report.passed, "failed",
+                          o->report.failed, "errors", o->report.errors,
+                          "skipped", o->report.skipped, "tests", tests);
     json_object_set_new(r, "detail",
                         o->detail ? json_string(o->detail) : json_null());
     json_object_set_new(r, "run_dir", json_string(j->run_dir));
@@ -324,9 +335,9 @@ static void *worker(void *arg)
             const run_outcome *o = &j->out;
             unsigned total = o->report.passed + o->report.failed +
                              o->report.errors + o->report.skipped;
-            fprintf(stderr, "[evaluate %zu/%zu %.0fs] %s #%d: %s",
-                    cx->done, cx->n_jobs, now_mono() - cx->t0,
-                    cx->cands[j->cand].label, j->repeat, o->status);
+            fprintf(stderr, "[evaluate %zu/%zu %.0fs] %s #%d: %s", cx->done,
+                    cx->n_jobs, now_mono() - cx->t0, cx->cands[j->cand].label,
+                    j->repeat, o->status);
             if (!strcmp(o->status, "completed") ||
                 !strcmp(o->status, "bad-report"))
                 fprintf(stderr, ", %u/%u passed", o->report.passed, total);
@@ -375,9 +386,9 @@ static json_t *aggregate(eval_ctx *cx, size_t n_cands)
             json_array_append_new(runs, run_json(&cx->jobs[i]));
             const char *st = cx->jobs[i].out.status;
             json_t *cnt = json_object_get(statuses, st);
-            json_object_set_new(statuses, st,
-                                json_integer(cnt ? json_integer_value(cnt) + 1
-                                                 : 1));
+            json_object_set_new(
+                statuses, st,
+                json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
             sum_passed += cx->jobs[i].out.report.passed;
         }
         int nruns = (int)json_array_size(runs);
@@ -410,11 +421,11 @@ static json_t *aggregate(eval_ctx *cx, size_t n_cands)
             const char *name =
                 json_string_value(json_object_get(universe, ids[k]));
             int is_flaky = passes > 0 && passes < counted;
-            json_t *tj = json_pack("{s:s, s:i, s:i, s:f, s:b, s:o}", "name",
-                                   name, "passed", passes, "runs", counted,
-                                   "pass_rate",
-                                   counted ? (double)passes / counted : 0.0,
-                                   "flaky", is_flaky, "verdicts", verdicts);
+            json_t *tj =
+                json_pack("{s:s, s:i, s:i, s:f, s:b, s:o}", "name", name,
+                          "passed", passes, "runs", counted, "pass_rate",
+                          counted ? (double)passes / counted : 0.0, "flaky",
+                          is_flaky, "verdicts", verdicts);
             if (msg)
                 json_object_set_new(tj, "message", json_string(msg));
             json_object_set_new(tests, ids[k], tj);
@@ -461,7 +472,7 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
 {
     if (n == 0) {
         bench_seterr(e, "no candidates to evaluate; fix: run `sandbox-bench "
-                     "implement` first or pass --candidate LABEL=DIR");
+                        "implement` first or pass --candidate LABEL=DIR");
         return -1;
     }
     eval_ctx cx;
@@ -527,10 +538,12 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     if ((size_t)nthreads > cx.n_jobs)
         nthreads = (int)cx.n_jobs;
     if (!a->quiet)
-        fprintf(stderr, "[evaluate] task %s: %zu candidate%s x %d repeat%s, "
-                "%d job%s, image %s -> %s\n", t->name, n, n == 1 ? "" : "s",
-                a->repeat, a->repeat == 1 ? "" : "s", nthreads,
-                nthreads == 1 ? "" : "s", t->image, dir);
+        fprintf(stderr,
+                "[evaluate] task %s: %zu candidate%s x %d repeat%s, "
+                "%d job%s, image %s -> %s\n",
+                t->name, n, n == 1 ? "" : "s", a->repeat,
+                a->repeat == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
+                t->image, dir);
     pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
     int started = 0;
     for (int i = 0; i < nthreads; i++) {
@@ -570,16 +583,18 @@ out:
     return rc;
 }
 
-int candidates_from_runs(const char *out_dir, const char *task,
-                         candidate **out, size_t *n, bench_err *e)
+int candidates_from_runs(const char *out_dir, const char *task, candidate **out,
+                         size_t *n, bench_err *e)
 {
     char *root = xasprintf("%s/runs/%s", out_dir, task);
     *out = NULL;
     *n = 0;
     if (!path_is_dir(root)) {
-        bench_seterr(e, "%s: no implement runs for task %s; fix: run "
+        bench_seterr(e,
+                     "%s: no implement runs for task %s; fix: run "
                      "`sandbox-bench implement` first, or pass --candidate "
-                     "LABEL=DIR", root, task);
+                     "LABEL=DIR",
+                     root, task);
         free(root);
         return -1;
     }
@@ -615,8 +630,10 @@ int candidates_from_runs(const char *out_dir, const char *task,
     free_strv(files, nf);
     free(root);
     if (*n == 0) {
-        bench_seterr(e, "no captured candidates under %s/runs/%s; fix: run "
-                     "`sandbox-bench implement` first", out_dir, task);
+        bench_seterr(e,
+                     "no captured candidates under %s/runs/%s; fix: run "
+                     "`sandbox-bench implement` first",
+                     out_dir, task);
         return -1;
     }
     return 0;

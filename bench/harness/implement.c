@@ -440,8 +440,8 @@ int implement_run(const bench_task *t, const bench_config *c,
     char *how = NULL;
     int ran;
     if (sandboxed)
-        ran = model_run_sandboxed(argv, c->n_command, c, wt, out_path, err_path, &pr,
-                            &how, e);
+        ran = model_run_sandboxed(argv, c->n_command, c, wt, out_path, err_path,
+                                  &pr, &how, e);
     else
         ran = proc_run(argv, wt, out_path, err_path, c->timeout_sec, &pr, e);
     char *ended_s = iso_time(now_wall());

@@ -37,8 +37,7 @@ void junit_global_cleanup(void)
 
 static int is_elem(const xmlNode *n, const char *name)
 {
-    return n->type == XML_ELEMENT_NODE &&
-           !strcmp((const char *)n->name, name);
+    return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
 }
 
 static char *attr(xmlNode *n, const char *name)
@@ -110,8 +109,8 @@ static void add_case(junit_report *r, xmlNode *tc, size_t *cap)
         if (v < 0)
             continue;
         int rank_new = v == TV_ERROR ? 3 : v == TV_FAILED ? 2 : 1;
-        int rank_old = c->verdict == TV_ERROR    ? 3
-                       : c->verdict == TV_FAILED ? 2
+        int rank_old = c->verdict == TV_ERROR     ? 3
+                       : c->verdict == TV_FAILED  ? 2
                        : c->verdict == TV_SKIPPED ? 1
                                                   : 0;
         if (rank_new > rank_old) {
@@ -171,14 +170,18 @@ int junit_parse_memory(const char *data, size_t len, junit_report *r,
             while (m > 0 && msg[m - 1] == '\n')
                 msg[--m] = '\0';
         }
-        bench_seterr(e, "the JUnit report is not well-formed XML (line %d: "
-                     "%s)", xe ? xe->line : 0, msg);
+        bench_seterr(e,
+                     "the JUnit report is not well-formed XML (line %d: "
+                     "%s)",
+                     xe ? xe->line : 0, msg);
         xmlFreeParserCtxt(ctx);
         return -1;
     }
     xmlNode *root = xmlDocGetRootElement(doc);
-    if (!root || (!is_elem(root, "testsuites") && !is_elem(root, "testsuite"))) {
-        bench_seterr(e, "the report is XML but not JUnit: its root element "
+    if (!root ||
+        (!is_elem(root, "testsuites") && !is_elem(root, "testsuite"))) {
+        bench_seterr(e,
+                     "the report is XML but not JUnit: its root element "
                      "is <%s>, not <testsuites> or <testsuite>",
                      root ? (const char *)root->name : "(none)");
         xmlFreeDoc(doc);

@@ -54,8 +54,10 @@ static int parse_count(const char *flag, const char *s, int *out)
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < 1 || v > 1000 || s[0] == '+' ||
         s[0] == '-') {
-        fprintf(stderr, "sandbox-bench: %s \"%s\": fix: give a whole number "
-                "from 1 to 1000\n", flag, s);
+        fprintf(stderr,
+                "sandbox-bench: %s \"%s\": fix: give a whole number "
+                "from 1 to 1000\n",
+                flag, s);
         return -1;
     }
     *out = (int)v;
@@ -77,8 +79,8 @@ static int cmd_new_task(int argc, char **argv)
 {
     const char *tasks_dir = "bench/tasks";
     const char *name = NULL;
-    static const struct option lo[] = {
-        {"tasks-dir", required_argument, 0, 't'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"tasks-dir", required_argument, 0, 't'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == 't')
@@ -96,7 +98,8 @@ static int cmd_new_task(int argc, char **argv)
         return 2;
     }
     printf("created %s/%s: edit PROMPT.md, SPEC.md, JUDGE_PROMPT.md, "
-           "JUDGE_RUBRIC.md, task.json and tests/\n", tasks_dir, name);
+           "JUDGE_RUBRIC.md, task.json and tests/\n",
+           tasks_dir, name);
     return 0;
 }
 
@@ -116,8 +119,7 @@ static int cmd_check(int argc, char **argv)
             return 2;
     }
     if (!task_dir && !config)
-        return usage_error("check needs --task DIR and/or --config FILE%s",
-                           "");
+        return usage_error("check needs --task DIR and/or --config FILE%s", "");
     bench_err e;
     if (task_dir) {
         bench_task t;
@@ -136,8 +138,8 @@ static int cmd_check(int argc, char **argv)
                "(read-only), suite sha256 %s\n  report /workspace/%s\n"
                "  limits: %.0f s, memory %s, pids %ld, cpus %.1f\n",
                t.image, t.test_command, t.tests_dir, t.tests_mount, hex,
-               t.report, t.limits.timeout_sec, t.limits.memory,
-               t.limits.pids, t.limits.cpus);
+               t.report, t.limits.timeout_sec, t.limits.memory, t.limits.pids,
+               t.limits.cpus);
         task_free(&t);
     }
     if (config) {
@@ -147,9 +149,9 @@ static int cmd_check(int argc, char **argv)
             return 2;
         }
         printf("config %s: %zu implementer%s, %zu expert judge%s, command "
-               "%s, %s\n", config, cf.n_implementers,
-               cf.n_implementers == 1 ? "" : "s", cf.n_judges,
-               cf.n_judges == 1 ? "" : "s", cf.command[0],
+               "%s, %s\n",
+               config, cf.n_implementers, cf.n_implementers == 1 ? "" : "s",
+               cf.n_judges, cf.n_judges == 1 ? "" : "s", cf.command[0],
                cf.sandboxed ? "inside libsandbox" : "on the host");
         config_free(&cf);
     }
@@ -163,17 +165,16 @@ static int cmd_implement(int argc, char **argv)
     char **models = xcalloc((size_t)argc + 1, sizeof *models);
     size_t n_models = 0;
     int all = 0, sandboxed = -1, quiet = 0;
-    static const struct option lo[] = {
-        {"task", required_argument, 0, 't'},
-        {"config", required_argument, 0, 'c'},
-        {"model", required_argument, 0, 'm'},
-        {"all", no_argument, 0, 'a'},
-        {"round", required_argument, 0, 'r'},
-        {"out", required_argument, 0, 'o'},
-        {"sandboxed", no_argument, 0, 's'},
-        {"host", no_argument, 0, 'H'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"task", required_argument, 0, 't'},
+                                       {"config", required_argument, 0, 'c'},
+                                       {"model", required_argument, 0, 'm'},
+                                       {"all", no_argument, 0, 'a'},
+                                       {"round", required_argument, 0, 'r'},
+                                       {"out", required_argument, 0, 'o'},
+                                       {"sandboxed", no_argument, 0, 's'},
+                                       {"host", no_argument, 0, 'H'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
@@ -192,7 +193,8 @@ static int cmd_implement(int argc, char **argv)
     if (!task_dir || !config || (!all && n_models == 0) || optind < argc) {
         free(models);
         return usage_error("implement needs --task DIR, --config FILE and "
-                           "--model NAME or --all%s", "");
+                           "--model NAME or --all%s",
+                           "");
     }
     bench_err e;
     bench_task t;
@@ -221,9 +223,11 @@ static int cmd_implement(int argc, char **argv)
     for (size_t i = 0; i < n_models && rc == 0; i++) {
         const bench_model *m = config_find(&cf, models[i]);
         if (!m) {
-            fprintf(stderr, "sandbox-bench: %s: no implementer named \"%s\"; "
+            fprintf(stderr,
+                    "sandbox-bench: %s: no implementer named \"%s\"; "
                     "fix: add it to \"implementers\" or pick one listed "
-                    "there\n", config, models[i]);
+                    "there\n",
+                    config, models[i]);
             rc = 2;
             break;
         }
@@ -298,19 +302,18 @@ static int cmd_evaluate(int argc, char **argv)
     a.repeat = 1;
     a.jobs = 1;
     int json_out = 0, rc = 2;
-    static const struct option lo[] = {
-        {"task", required_argument, 0, 't'},
-        {"out", required_argument, 0, 'o'},
-        {"candidate", required_argument, 0, 'c'},
-        {"fixtures", required_argument, 0, 'f'},
-        {"repeat", required_argument, 0, 'r'},
-        {"jobs", required_argument, 0, 'j'},
-        {"runtime", required_argument, 0, 'R'},
-        {"id", required_argument, 0, 'i'},
-        {"keep-scratch", no_argument, 0, 'k'},
-        {"json", no_argument, 0, 'J'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"task", required_argument, 0, 't'},
+                                       {"out", required_argument, 0, 'o'},
+                                       {"candidate", required_argument, 0, 'c'},
+                                       {"fixtures", required_argument, 0, 'f'},
+                                       {"repeat", required_argument, 0, 'r'},
+                                       {"jobs", required_argument, 0, 'j'},
+                                       {"runtime", required_argument, 0, 'R'},
+                                       {"id", required_argument, 0, 'i'},
+                                       {"keep-scratch", no_argument, 0, 'k'},
+                                       {"json", no_argument, 0, 'J'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
@@ -321,7 +324,8 @@ static int cmd_evaluate(int argc, char **argv)
             if (!eq || eq == optarg || !eq[1]) {
                 candidates_free(cands, n);
                 return usage_error("--candidate \"%s\": fix: write "
-                                   "LABEL=DIR", optarg);
+                                   "LABEL=DIR",
+                                   optarg);
             }
             char *dir = path_abs(eq + 1);
             if (!dir || !path_is_dir(dir)) {
@@ -369,7 +373,8 @@ static int cmd_evaluate(int argc, char **argv)
     if (a.eval_id && !valid_name(a.eval_id)) {
         candidates_free(cands, n);
         return usage_error("--id \"%s\": fix: use only letters, digits, "
-                           "'.', '_' and '-'", a.eval_id);
+                           "'.', '_' and '-'",
+                           a.eval_id);
     }
     bench_err e;
     bench_task t;
@@ -427,14 +432,16 @@ static int cmd_report(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return usage_error("report needs one RESULTS.json or evaluation "
-                           "directory%s", "");
+                           "directory%s",
+                           "");
     const char *arg = argv[optind];
-    char *path = path_is_dir(arg) ? path_join(arg, "results.json")
-                                  : xstrdup(arg);
+    char *path =
+        path_is_dir(arg) ? path_join(arg, "results.json") : xstrdup(arg);
     json_error_t je;
     json_t *doc = json_load_file(path, 0, &je);
     if (!doc || !json_is_array(json_object_get(doc, "candidates"))) {
-        fprintf(stderr, "sandbox-bench: %s: %s; fix: pass the results.json "
+        fprintf(stderr,
+                "sandbox-bench: %s: %s; fix: pass the results.json "
                 "written by `sandbox-bench evaluate` (or its directory)\n",
                 path, doc ? "not a results document" : je.text);
         json_decref(doc);

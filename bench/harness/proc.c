@@ -54,16 +54,16 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path,
     memset(r, 0, sizeof *r);
     int out_fd = -1, err_fd = -1;
     if (out_path) {
-        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
+        out_fd =
+            open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (out_fd < 0) {
             bench_seterr(e, "cannot open %s: %s", out_path, strerror(errno));
             return -1;
         }
     }
     if (err_path) {
-        err_fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
+        err_fd =
+            open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (err_fd < 0) {
             bench_seterr(e, "cannot open %s: %s", err_path, strerror(errno));
             if (out_fd >= 0)

@@ -36,7 +36,8 @@ static void status_text(json_t *statuses, char *buf, size_t sz)
     const char *key;
     json_t *v;
     size_t n = json_object_size(statuses);
-    json_object_foreach(statuses, key, v) {
+    json_object_foreach(statuses, key, v)
+    {
         size_t len = strlen(buf);
         if (n == 1)
             snprintf(buf + len, sz - len, "%s", key);
@@ -57,7 +58,8 @@ void report_print(FILE *f, json_t *results, int verbose)
         qsort(v, n, sizeof *v, cmp_cand);
     size_t ntests = json_array_size(json_object_get(results, "tests"));
     int repeat = (int)json_integer_value(json_object_get(results, "repeat"));
-    fprintf(f, "task %s, evaluation %s: %zu candidate%s, %zu test%s, %d "
+    fprintf(f,
+            "task %s, evaluation %s: %zu candidate%s, %zu test%s, %d "
             "run%s each\n",
             json_string_value(json_object_get(results, "task")),
             json_string_value(json_object_get(results, "eval_id")), n,
@@ -73,8 +75,7 @@ void report_print(FILE *f, json_t *results, int verbose)
             wl = l;
     }
     fprintf(f, "%-4s  %-*s  %-9s  %-6s  %-5s  %-14s  %s\n", "rank", (int)wl,
-            "candidate", "passed", "rate", "flaky", "status",
-            "failing tests");
+            "candidate", "passed", "rate", "flaky", "status", "failing tests");
     for (size_t i = 0; i < n; i++) {
         json_t *s = json_object_get(v[i], "summary");
         char passed[32], rate[16], st[128];
@@ -88,8 +89,8 @@ void report_print(FILE *f, json_t *results, int verbose)
         json_t *failing = json_object_get(s, "failing");
         size_t nf = json_array_size(failing);
         fprintf(f, "%-4zu  %-*s  %-9s  %-6s  %-5zu  %-14s  ", i + 1, (int)wl,
-                json_string_value(json_object_get(v[i], "label")), passed,
-                rate, json_array_size(json_object_get(s, "flaky")), st);
+                json_string_value(json_object_get(v[i], "label")), passed, rate,
+                json_array_size(json_object_get(s, "flaky")), st);
         if (nf == 0)
             fputs("-", f);
         size_t show = verbose ? nf : (nf > 6 ? 5 : nf);
@@ -114,15 +115,14 @@ void report_print(FILE *f, json_t *results, int verbose)
                 fputs("\nnotes:\n", f);
                 header = 1;
             }
-            fprintf(f, "  %s run %lld: %s: %s\n",
-                    json_string_value(json_object_get(v[i], "label")),
-                    (long long)json_integer_value(
-                        json_object_get(run, "repeat")),
-                    json_string_value(json_object_get(run, "status")),
-                    detail);
+            fprintf(
+                f, "  %s run %lld: %s: %s\n",
+                json_string_value(json_object_get(v[i], "label")),
+                (long long)json_integer_value(json_object_get(run, "repeat")),
+                json_string_value(json_object_get(run, "status")), detail);
         }
-        json_t *flaky = json_object_get(json_object_get(v[i], "summary"),
-                                        "flaky");
+        json_t *flaky =
+            json_object_get(json_object_get(v[i], "summary"), "flaky");
         for (size_t k = 0; k < json_array_size(flaky); k++) {
             if (!header) {
                 fputs("\nnotes:\n", f);
@@ -139,7 +139,8 @@ void report_print(FILE *f, json_t *results, int verbose)
             const char *key;
             json_t *tj;
             int any = 0;
-            json_object_foreach(tests, key, tj) {
+            json_object_foreach(tests, key, tj)
+            {
                 json_t *msg = json_object_get(tj, "message");
                 if (!msg)
                     continue;

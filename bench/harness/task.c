@@ -14,8 +14,8 @@
 
 /* Placeholders a command template may use (see implement.c). */
 static const char *const TEMPLATE_KEYS[] = {
-    "prompt_file", "spec_file", "prompt", "workdir", "model", "slug",
-    "task", "entrypoint", "entrypoints", "run_dir", NULL};
+    "prompt_file", "spec_file",  "prompt",      "workdir", "model", "slug",
+    "task",        "entrypoint", "entrypoints", "run_dir", NULL};
 
 static const char *json_kind(const json_t *v)
 {
@@ -36,7 +36,8 @@ static int check_known(json_t *obj, const char *file, const char *where,
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         int ok = 0;
         for (size_t i = 0; known[i]; i++)
             if (!strcmp(known[i], key))
@@ -67,22 +68,21 @@ static const char *key_of(const char *field)
 }
 
 static int get_string(json_t *obj, const char *file, const char *field,
-                      const char *fix, int required, char **out,
-                      bench_err *e)
+                      const char *fix, int required, char **out, bench_err *e)
 {
     json_t *v = json_object_get(obj, key_of(field));
     if (!v) {
         if (!required)
             return 0;
-        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field,
-                     fix);
+        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field, fix);
         return -1;
     }
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        bench_seterr(e, "%s: field \"%s\" must be a non-empty string, not "
-                     "%s; fix: %s", file, field,
-                     json_is_string(v) ? "an empty string" : json_kind(v),
-                     fix);
+        bench_seterr(e,
+                     "%s: field \"%s\" must be a non-empty string, not "
+                     "%s; fix: %s",
+                     file, field,
+                     json_is_string(v) ? "an empty string" : json_kind(v), fix);
         return -1;
     }
     free(*out);
@@ -91,20 +91,20 @@ static int get_string(json_t *obj, const char *file, const char *field,
 }
 
 static int get_number(json_t *obj, const char *file, const char *field,
-                      const char *fix, int required, double *out,
-                      bench_err *e)
+                      const char *fix, int required, double *out, bench_err *e)
 {
     json_t *v = json_object_get(obj, key_of(field));
     if (!v) {
         if (!required)
             return 0;
-        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field,
-                     fix);
+        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field, fix);
         return -1;
     }
     if (!json_is_number(v) || json_number_value(v) <= 0) {
-        bench_seterr(e, "%s: field \"%s\" must be a number > 0, not %s; "
-                     "fix: %s", file, field,
+        bench_seterr(e,
+                     "%s: field \"%s\" must be a number > 0, not %s; "
+                     "fix: %s",
+                     file, field,
                      json_is_number(v) ? "zero or negative" : json_kind(v),
                      fix);
         return -1;
@@ -120,8 +120,10 @@ static int get_posint(json_t *obj, const char *file, const char *field,
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-        bench_seterr(e, "%s: field \"%s\" must be an integer > 0, not %s; "
-                     "fix: %s", file, field,
+        bench_seterr(e,
+                     "%s: field \"%s\" must be an integer > 0, not %s; "
+                     "fix: %s",
+                     file, field,
                      json_is_integer(v) ? "zero or negative" : json_kind(v),
                      fix);
         return -1;
@@ -150,8 +152,10 @@ static int get_strv(json_t *v, const char *file, const char *field,
                     const char *fix, char ***out, size_t *n, bench_err *e)
 {
     if (!json_is_array(v) || json_array_size(v) == 0) {
-        bench_seterr(e, "%s: field \"%s\" must be a non-empty array of "
-                     "strings, not %s; fix: %s", file, field,
+        bench_seterr(e,
+                     "%s: field \"%s\" must be a non-empty array of "
+                     "strings, not %s; fix: %s",
+                     file, field,
                      json_is_array(v) ? "an empty array" : json_kind(v), fix);
         return -1;
     }
@@ -160,8 +164,10 @@ static int get_strv(json_t *v, const char *file, const char *field,
     for (size_t i = 0; i < cnt; i++) {
         json_t *x = json_array_get(v, i);
         if (!json_is_string(x) || json_string_length(x) == 0) {
-            bench_seterr(e, "%s: field \"%s[%zu]\" must be a non-empty "
-                         "string, not %s; fix: %s", file, field, i,
+            bench_seterr(e,
+                         "%s: field \"%s[%zu]\" must be a non-empty "
+                         "string, not %s; fix: %s",
+                         file, field, i,
                          json_is_string(x) ? "an empty string" : json_kind(x),
                          fix);
             free_strv(s, i);
@@ -175,34 +181,40 @@ static int get_strv(json_t *v, const char *file, const char *field,
 }
 
 static const char *const TASK_FIELDS[] = {
-    "name", "language", "entrypoints", "entrypoint", "image",
-    "test_command", "tests_mount", "report", "limits", "env",
-    "description", NULL};
+    "name",   "language",     "entrypoints", "entrypoint",
+    "image",  "test_command", "tests_mount", "report",
+    "limits", "env",          "description", NULL};
 static const char *const LIMIT_FIELDS[] = {
-    "timeout_sec", "memory", "pids", "cpus", "output_limit", "flood_bytes",
-    NULL};
+    "timeout_sec",  "memory",      "pids", "cpus",
+    "output_limit", "flood_bytes", NULL};
 
 int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
 {
     if (!json_is_object(root)) {
-        bench_seterr(e, "%s: the top level must be a JSON object, not %s; "
-                     "fix: start from `sandbox-bench new-task NAME`", file,
-                     json_kind(root));
+        bench_seterr(e,
+                     "%s: the top level must be a JSON object, not %s; "
+                     "fix: start from `sandbox-bench new-task NAME`",
+                     file, json_kind(root));
         return -1;
     }
     if (check_known(root, file, "", TASK_FIELDS, e) != 0)
         return -1;
-    if (get_string(root, file, "name", "set it to the task's directory "
-                   "name, e.g. \"sandbox\"", 1, &t->name, e) != 0)
+    if (get_string(root, file, "name",
+                   "set it to the task's directory "
+                   "name, e.g. \"sandbox\"",
+                   1, &t->name, e) != 0)
         return -1;
     if (!valid_name(t->name)) {
-        bench_seterr(e, "%s: field \"name\" is \"%s\"; fix: use only "
-                     "letters, digits, '.', '_' and '-'", file, t->name);
+        bench_seterr(e,
+                     "%s: field \"name\" is \"%s\"; fix: use only "
+                     "letters, digits, '.', '_' and '-'",
+                     file, t->name);
         return -1;
     }
-    if (get_string(root, file, "language", "name the language the "
-                   "implementer must use, e.g. \"python\"", 1, &t->language,
-                   e) != 0)
+    if (get_string(root, file, "language",
+                   "name the language the "
+                   "implementer must use, e.g. \"python\"",
+                   1, &t->language, e) != 0)
         return -1;
 
     json_t *eps = json_object_get(root, "entrypoints");
@@ -210,15 +222,18 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
     const char *epfix = "list the files the implementer must produce, "
                         "e.g. \"entrypoints\": [\"sandbox.py\"]";
     if (eps && ep1) {
-        bench_seterr(e, "%s: both \"entrypoint\" and \"entrypoints\" are "
-                     "set; fix: keep only \"entrypoints\"", file);
+        bench_seterr(e,
+                     "%s: both \"entrypoint\" and \"entrypoints\" are "
+                     "set; fix: keep only \"entrypoints\"",
+                     file);
         return -1;
     }
     if (ep1) {
         if (!json_is_string(ep1) || json_string_length(ep1) == 0) {
-            bench_seterr(e, "%s: field \"entrypoint\" must be a non-empty "
-                         "string, not %s; fix: %s", file, json_kind(ep1),
-                         epfix);
+            bench_seterr(e,
+                         "%s: field \"entrypoint\" must be a non-empty "
+                         "string, not %s; fix: %s",
+                         file, json_kind(ep1), epfix);
             return -1;
         }
         t->entrypoints = xcalloc(1, sizeof *t->entrypoints);
@@ -234,41 +249,52 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
     }
     for (size_t i = 0; i < t->n_entrypoints; i++) {
         if (!safe_relpath(t->entrypoints[i])) {
-            bench_seterr(e, "%s: field \"entrypoints[%zu]\" is \"%s\"; fix: "
+            bench_seterr(e,
+                         "%s: field \"entrypoints[%zu]\" is \"%s\"; fix: "
                          "use a relative path without \"..\", e.g. "
-                         "\"sandbox.py\"", file, i, t->entrypoints[i]);
+                         "\"sandbox.py\"",
+                         file, i, t->entrypoints[i]);
             return -1;
         }
     }
 
-    if (get_string(root, file, "image", "name a local image holding the "
-                   "test runner, e.g. \"libsandbox-python:latest\"", 1,
-                   &t->image, e) != 0)
+    if (get_string(root, file, "image",
+                   "name a local image holding the "
+                   "test runner, e.g. \"libsandbox-python:latest\"",
+                   1, &t->image, e) != 0)
         return -1;
-    if (get_string(root, file, "test_command", "give the command run as "
+    if (get_string(root, file, "test_command",
+                   "give the command run as "
                    "`sh -c` in /workspace, e.g. \"python3 -m pytest -q "
-                   "/eval/tests --junitxml=/workspace/.bench/junit.xml\"", 1,
-                   &t->test_command, e) != 0)
+                   "/eval/tests --junitxml=/workspace/.bench/junit.xml\"",
+                   1, &t->test_command, e) != 0)
         return -1;
     t->tests_mount = xstrdup("/eval/tests");
-    if (get_string(root, file, "tests_mount", "give an absolute path such "
-                   "as \"/eval/tests\"", 0, &t->tests_mount, e) != 0)
+    if (get_string(root, file, "tests_mount",
+                   "give an absolute path such "
+                   "as \"/eval/tests\"",
+                   0, &t->tests_mount, e) != 0)
         return -1;
     if (t->tests_mount[0] != '/' || !strcmp(t->tests_mount, "/") ||
         !strncmp(t->tests_mount, "/workspace", 10)) {
-        bench_seterr(e, "%s: field \"tests_mount\" is \"%s\"; fix: use an "
+        bench_seterr(e,
+                     "%s: field \"tests_mount\" is \"%s\"; fix: use an "
                      "absolute path outside /workspace, e.g. \"/eval/tests\"",
                      file, t->tests_mount);
         return -1;
     }
-    if (get_string(root, file, "report", "give the JUnit XML path relative "
+    if (get_string(root, file, "report",
+                   "give the JUnit XML path relative "
                    "to /workspace that test_command writes, e.g. "
-                   "\".bench/junit.xml\"", 1, &t->report, e) != 0)
+                   "\".bench/junit.xml\"",
+                   1, &t->report, e) != 0)
         return -1;
     if (!safe_relpath(t->report)) {
-        bench_seterr(e, "%s: field \"report\" is \"%s\"; fix: give a path "
+        bench_seterr(e,
+                     "%s: field \"report\" is \"%s\"; fix: give a path "
                      "relative to /workspace without \"..\", e.g. "
-                     "\".bench/junit.xml\"", file, t->report);
+                     "\".bench/junit.xml\"",
+                     file, t->report);
         return -1;
     }
 
@@ -290,15 +316,19 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
     /* limits */
     json_t *lim = json_object_get(root, "limits");
     if (!lim) {
-        bench_seterr(e, "%s: missing field \"limits\"; fix: add \"limits\": "
+        bench_seterr(e,
+                     "%s: missing field \"limits\"; fix: add \"limits\": "
                      "{\"timeout_sec\": 300, \"memory\": \"1g\", \"pids\": "
-                     "256}", file);
+                     "256}",
+                     file);
         return -1;
     }
     if (!json_is_object(lim)) {
-        bench_seterr(e, "%s: field \"limits\" must be an object, not %s; "
+        bench_seterr(e,
+                     "%s: field \"limits\" must be an object, not %s; "
                      "fix: \"limits\": {\"timeout_sec\": 300, \"memory\": "
-                     "\"1g\", \"pids\": 256}", file, json_kind(lim));
+                     "\"1g\", \"pids\": 256}",
+                     file, json_kind(lim));
         return -1;
     }
     if (check_known(lim, file, "limits.", LIMIT_FIELDS, e) != 0)
@@ -307,33 +337,45 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
     L->cpus = SANDBOX_DEFAULT_CPUS;
     L->output_limit = SANDBOX_DEFAULT_OUTPUT_LIMIT;
     L->flood_bytes = 16u << 20;
-    if (get_number(lim, file, "limits.timeout_sec", "give the wall-clock limit of "
+    if (get_number(lim, file, "limits.timeout_sec",
+                   "give the wall-clock limit of "
                    "one test run in seconds, e.g. \"limits\": "
-                   "{\"timeout_sec\": 300}", 1, &L->timeout_sec, e) != 0)
+                   "{\"timeout_sec\": 300}",
+                   1, &L->timeout_sec, e) != 0)
         return -1;
-    if (get_string(lim, file, "limits.memory", "give a size such as \"1g\" or "
-                   "\"512m\" in \"limits\"", 1, &L->memory, e) != 0)
+    if (get_string(lim, file, "limits.memory",
+                   "give a size such as \"1g\" or "
+                   "\"512m\" in \"limits\"",
+                   1, &L->memory, e) != 0)
         return -1;
     long long pids = 0, ol = 0, fb = 0;
     if (!json_object_get(lim, "pids")) {
-        bench_seterr(e, "%s: missing field \"limits.pids\"; fix: add "
-                     "\"pids\": 256 to \"limits\"", file);
+        bench_seterr(e,
+                     "%s: missing field \"limits.pids\"; fix: add "
+                     "\"pids\": 256 to \"limits\"",
+                     file);
         return -1;
     }
-    if (get_posint(lim, file, "limits.pids", "give the process limit, "
-                   "e.g. 256", &pids, e) != 0)
+    if (get_posint(lim, file, "limits.pids",
+                   "give the process limit, "
+                   "e.g. 256",
+                   &pids, e) != 0)
         return -1;
     L->pids = (long)pids;
     if (get_number(lim, file, "limits.cpus", "give a CPU count such as 2.0", 0,
                    &L->cpus, e) != 0)
         return -1;
-    if (get_posint(lim, file, "limits.output_limit", "give the bytes of runner "
-                   "output to keep, e.g. 50000", &ol, e) != 0)
+    if (get_posint(lim, file, "limits.output_limit",
+                   "give the bytes of runner "
+                   "output to keep, e.g. 50000",
+                   &ol, e) != 0)
         return -1;
     if (ol)
         L->output_limit = (size_t)ol;
-    if (get_posint(lim, file, "limits.flood_bytes", "give the output size that "
-                   "counts as a flood, e.g. 16777216", &fb, e) != 0)
+    if (get_posint(lim, file, "limits.flood_bytes",
+                   "give the output size that "
+                   "counts as a flood, e.g. 16777216",
+                   &fb, e) != 0)
         return -1;
     if (fb)
         L->flood_bytes = (uint64_t)fb;
@@ -349,9 +391,11 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
     o.cpus = L->cpus;
     char *msg = NULL;
     if (sandbox_opts_validate(&o, &msg) != 0) {
-        bench_seterr(e, "%s: \"limits\" rejected by libsandbox: %s; fix: "
+        bench_seterr(e,
+                     "%s: \"limits\" rejected by libsandbox: %s; fix: "
                      "correct that value (memory like \"1g\", pids and "
-                     "timeout_sec > 0)", file, msg ? msg : "invalid");
+                     "timeout_sec > 0)",
+                     file, msg ? msg : "invalid");
         sandbox_free(msg);
         return -1;
     }
@@ -384,9 +428,11 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
     memset(t, 0, sizeof *t);
     char *abs = path_abs(dir);
     if (!abs || !path_is_dir(abs)) {
-        bench_seterr(e, "%s: no such task directory; fix: pass the task's "
+        bench_seterr(e,
+                     "%s: no such task directory; fix: pass the task's "
                      "directory (e.g. bench/tasks/sandbox) or create one "
-                     "with `sandbox-bench new-task NAME`", dir);
+                     "with `sandbox-bench new-task NAME`",
+                     dir);
         free(abs);
         return -1;
     }
@@ -395,18 +441,21 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
         int ok = path_is_file(p);
         free(p);
         if (!ok) {
-            bench_seterr(e, "%s/%s: missing; fix: every task needs "
+            bench_seterr(e,
+                         "%s/%s: missing; fix: every task needs "
                          "PROMPT.md, SPEC.md, JUDGE_PROMPT.md, "
-                         "JUDGE_RUBRIC.md, task.json and tests/", abs,
-                         TASK_FILES[i]);
+                         "JUDGE_RUBRIC.md, task.json and tests/",
+                         abs, TASK_FILES[i]);
             free(abs);
             return -1;
         }
     }
     char *tests = path_join(abs, "tests");
     if (!path_is_dir(tests)) {
-        bench_seterr(e, "%s: missing; fix: put the hidden test suite in the "
-                     "task's tests/ directory", tests);
+        bench_seterr(e,
+                     "%s: missing; fix: put the hidden test suite in the "
+                     "task's tests/ directory",
+                     tests);
         free(tests);
         free(abs);
         return -1;
@@ -416,11 +465,15 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (!path_is_file(file))
-            bench_seterr(e, "%s: missing; fix: create it (see "
-                         "`sandbox-bench new-task`)", file);
+            bench_seterr(e,
+                         "%s: missing; fix: create it (see "
+                         "`sandbox-bench new-task`)",
+                         file);
         else
-            bench_seterr(e, "%s:%d:%d: not valid JSON: %s; fix: correct the "
-                         "syntax there", file, je.line, je.column, je.text);
+            bench_seterr(e,
+                         "%s:%d:%d: not valid JSON: %s; fix: correct the "
+                         "syntax there",
+                         file, je.line, je.column, je.text);
         free(file);
         free(tests);
         free(abs);
@@ -443,10 +496,11 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
 /* ---- config.json ------------------------------------------------------- */
 
 static const char *const CONFIG_FIELDS[] = {
-    "implementers", "expert_judges", "command", "timeout_sec", "usage_file",
-    "transcript", "sandbox", "judge_command", NULL};
-static const char *const SANDBOX_FIELDS[] = {
-    "enabled", "image", "network", "memory", "pids", NULL};
+    "implementers", "expert_judges", "command",
+    "timeout_sec",  "usage_file",    "transcript",
+    "sandbox",      "judge_command", NULL};
+static const char *const SANDBOX_FIELDS[] = {"enabled", "image", "network",
+                                             "memory",  "pids",  NULL};
 
 static int parse_models(json_t *v, const char *file, const char *field,
                         int required, bench_model **out, size_t *n,
@@ -458,8 +512,7 @@ static int parse_models(json_t *v, const char *file, const char *field,
     if (!v) {
         if (!required)
             return 0;
-        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field,
-                     fix);
+        bench_seterr(e, "%s: missing field \"%s\"; fix: %s", file, field, fix);
         return -1;
     }
     if (!json_is_array(v) || (required && json_array_size(v) == 0)) {
@@ -481,31 +534,36 @@ static int parse_models(json_t *v, const char *file, const char *field,
             json_t *nm = json_object_get(x, "name");
             json_t *sl = json_object_get(x, "slug");
             if (!json_is_string(nm) || !json_is_string(sl)) {
-                bench_seterr(e, "%s: field \"%s[%zu]\" needs string \"name\" "
-                             "and \"slug\"; fix: %s", file, field, i, fix);
+                bench_seterr(e,
+                             "%s: field \"%s[%zu]\" needs string \"name\" "
+                             "and \"slug\"; fix: %s",
+                             file, field, i, fix);
                 *n = i;
                 return -1;
             }
             m[i].name = xstrdup(json_string_value(nm));
             m[i].slug = xstrdup(json_string_value(sl));
         } else {
-            bench_seterr(e, "%s: field \"%s[%zu]\" is %s; fix: %s", file,
-                         field, i, json_kind(x), fix);
+            bench_seterr(e, "%s: field \"%s[%zu]\" is %s; fix: %s", file, field,
+                         i, json_kind(x), fix);
             *n = i;
             return -1;
         }
         *n = i + 1;
         if (!valid_name(m[i].name)) {
-            bench_seterr(e, "%s: field \"%s[%zu].name\" is \"%s\"; fix: use "
+            bench_seterr(e,
+                         "%s: field \"%s[%zu].name\" is \"%s\"; fix: use "
                          "only letters, digits, '.', '_' and '-' (it becomes "
-                         "a directory name)", file, field, i, m[i].name);
+                         "a directory name)",
+                         file, field, i, m[i].name);
             return -1;
         }
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(m[j].name, m[i].name)) {
-                bench_seterr(e, "%s: field \"%s\" names \"%s\" twice; fix: "
-                             "give every model a distinct name", file, field,
-                             m[i].name);
+                bench_seterr(e,
+                             "%s: field \"%s\" names \"%s\" twice; fix: "
+                             "give every model a distinct name",
+                             file, field, m[i].name);
                 return -1;
             }
         }
@@ -522,13 +580,13 @@ static void free_models(bench_model *m, size_t n)
     free(m);
 }
 
-int config_parse(json_t *root, const char *file, bench_config *c,
-                 bench_err *e)
+int config_parse(json_t *root, const char *file, bench_config *c, bench_err *e)
 {
     if (!json_is_object(root)) {
-        bench_seterr(e, "%s: the top level must be a JSON object, not %s; "
-                     "fix: start from bench/config.example.json", file,
-                     json_kind(root));
+        bench_seterr(e,
+                     "%s: the top level must be a JSON object, not %s; "
+                     "fix: start from bench/config.example.json",
+                     file, json_kind(root));
         return -1;
     }
     if (check_known(root, file, "", CONFIG_FIELDS, e) != 0)
@@ -545,10 +603,12 @@ int config_parse(json_t *root, const char *file, bench_config *c,
     for (size_t i = 0; i < c->n_judges; i++) {
         for (size_t j = 0; j < c->n_implementers; j++) {
             if (!strcmp(c->judges[i].name, c->implementers[j].name)) {
-                bench_seterr(e, "%s: \"%s\" is in both \"implementers\" and "
+                bench_seterr(e,
+                             "%s: \"%s\" is in both \"implementers\" and "
                              "\"expert_judges\"; fix: an expert judge must "
                              "not judge its own work, remove it from one "
-                             "list", file, c->judges[i].name);
+                             "list",
+                             file, c->judges[i].name);
                 return -1;
             }
         }
@@ -563,8 +623,8 @@ int config_parse(json_t *root, const char *file, bench_config *c,
         bench_seterr(e, "%s: missing field \"command\"; fix: %s", file, cfix);
         return -1;
     }
-    if (get_strv(cmd, file, "command", cfix, &c->command, &c->n_command, e)
-        != 0)
+    if (get_strv(cmd, file, "command", cfix, &c->command, &c->n_command, e) !=
+        0)
         return -1;
     /* Every placeholder must be known: expand with dummy values. */
     size_t nk = 0;
@@ -577,8 +637,8 @@ int config_parse(json_t *root, const char *file, bench_config *c,
         bench_err te;
         char *s = template_expand(c->command[i], TEMPLATE_KEYS, vals, nk, &te);
         if (!s) {
-            bench_seterr(e, "%s: field \"command[%zu]\": %s; fix: %s", file,
-                         i, te.msg, cfix);
+            bench_seterr(e, "%s: field \"command[%zu]\": %s; fix: %s", file, i,
+                         te.msg, cfix);
             free(vals);
             return -1;
         }
@@ -586,26 +646,33 @@ int config_parse(json_t *root, const char *file, bench_config *c,
     }
     free(vals);
     c->timeout_sec = 3600;
-    if (get_number(root, file, "timeout_sec", "give the model command's "
-                   "wall-clock limit in seconds, e.g. 3600", 0,
-                   &c->timeout_sec, e) != 0)
+    if (get_number(root, file, "timeout_sec",
+                   "give the model command's "
+                   "wall-clock limit in seconds, e.g. 3600",
+                   0, &c->timeout_sec, e) != 0)
         return -1;
-    if (get_string(root, file, "usage_file", "name a JSON file the command "
-                   "leaves in the worktree, e.g. \"usage.json\"", 0,
-                   &c->usage_file, e) != 0)
+    if (get_string(root, file, "usage_file",
+                   "name a JSON file the command "
+                   "leaves in the worktree, e.g. \"usage.json\"",
+                   0, &c->usage_file, e) != 0)
         return -1;
-    if (get_string(root, file, "transcript", "name the transcript file the "
+    if (get_string(root, file, "transcript",
+                   "name the transcript file the "
                    "command leaves in the worktree, e.g. \"transcript.md\"",
                    0, &c->transcript, e) != 0)
         return -1;
     if (c->usage_file && !safe_relpath(c->usage_file)) {
-        bench_seterr(e, "%s: field \"usage_file\" is \"%s\"; fix: give a "
-                     "path relative to the worktree", file, c->usage_file);
+        bench_seterr(e,
+                     "%s: field \"usage_file\" is \"%s\"; fix: give a "
+                     "path relative to the worktree",
+                     file, c->usage_file);
         return -1;
     }
     if (c->transcript && !safe_relpath(c->transcript)) {
-        bench_seterr(e, "%s: field \"transcript\" is \"%s\"; fix: give a "
-                     "path relative to the worktree", file, c->transcript);
+        bench_seterr(e,
+                     "%s: field \"transcript\" is \"%s\"; fix: give a "
+                     "path relative to the worktree",
+                     file, c->transcript);
         return -1;
     }
     c->sandbox_network = SANDBOX_NETWORK_BRIDGE;
@@ -613,29 +680,32 @@ int config_parse(json_t *root, const char *file, bench_config *c,
     json_t *sb = json_object_get(root, "sandbox");
     if (sb) {
         if (!json_is_object(sb)) {
-            bench_seterr(e, "%s: field \"sandbox\" must be an object, not "
+            bench_seterr(e,
+                         "%s: field \"sandbox\" must be an object, not "
                          "%s; fix: \"sandbox\": {\"enabled\": true, "
-                         "\"image\": \"my-agent-image\"}", file,
-                         json_kind(sb));
+                         "\"image\": \"my-agent-image\"}",
+                         file, json_kind(sb));
             return -1;
         }
         if (check_known(sb, file, "sandbox.", SANDBOX_FIELDS, e) != 0)
             return -1;
         json_t *en = json_object_get(sb, "enabled");
         if (en && !json_is_boolean(en)) {
-            bench_seterr(e, "%s: field \"sandbox.enabled\" must be true or "
-                         "false, not %s; fix: write true or false", file,
-                         json_kind(en));
+            bench_seterr(e,
+                         "%s: field \"sandbox.enabled\" must be true or "
+                         "false, not %s; fix: write true or false",
+                         file, json_kind(en));
             return -1;
         }
         c->sandboxed = en ? json_is_true(en) : 1;
-        if (get_string(sb, file, "sandbox.image", "name the image holding the model "
-                       "CLI, e.g. \"my-agent:latest\"", c->sandboxed,
-                       &c->sandbox_image, e) != 0)
+        if (get_string(sb, file, "sandbox.image",
+                       "name the image holding the model "
+                       "CLI, e.g. \"my-agent:latest\"",
+                       c->sandboxed, &c->sandbox_image, e) != 0)
             return -1;
         char *net = NULL;
-        if (get_string(sb, file, "sandbox.network", "use \"bridge\" or \"none\"", 0,
-                       &net, e) != 0)
+        if (get_string(sb, file, "sandbox.network",
+                       "use \"bridge\" or \"none\"", 0, &net, e) != 0)
             return -1;
         if (net) {
             if (!strcmp(net, "bridge")) {
@@ -643,21 +713,23 @@ int config_parse(json_t *root, const char *file, bench_config *c,
             } else if (!strcmp(net, "none")) {
                 c->sandbox_network = SANDBOX_NETWORK_NONE;
             } else {
-                bench_seterr(e, "%s: field \"sandbox.network\" is \"%s\"; "
+                bench_seterr(e,
+                             "%s: field \"sandbox.network\" is \"%s\"; "
                              "fix: use \"bridge\" (a model API needs it) or "
-                             "\"none\"", file, net);
+                             "\"none\"",
+                             file, net);
                 free(net);
                 return -1;
             }
             free(net);
         }
         c->sandbox_memory = xstrdup("4g");
-        if (get_string(sb, file, "sandbox.memory", "give a size such as \"4g\"", 0,
-                       &c->sandbox_memory, e) != 0)
+        if (get_string(sb, file, "sandbox.memory", "give a size such as \"4g\"",
+                       0, &c->sandbox_memory, e) != 0)
             return -1;
         long long p = 0;
-        if (get_posint(sb, file, "sandbox.pids", "give a process limit, e.g. 1024",
-                       &p, e) != 0)
+        if (get_posint(sb, file, "sandbox.pids",
+                       "give a process limit, e.g. 1024", &p, e) != 0)
             return -1;
         if (p)
             c->sandbox_pids = (long)p;
@@ -672,12 +744,16 @@ int config_load(const char *path, bench_config *c, bench_err *e)
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (!path_is_file(path))
-            bench_seterr(e, "%s: no such config file; fix: copy "
+            bench_seterr(e,
+                         "%s: no such config file; fix: copy "
                          "bench/config.example.json there and edit it, or "
-                         "pass --config PATH", path);
+                         "pass --config PATH",
+                         path);
         else
-            bench_seterr(e, "%s:%d:%d: not valid JSON: %s; fix: correct the "
-                         "syntax there", path, je.line, je.column, je.text);
+            bench_seterr(e,
+                         "%s:%d:%d: not valid JSON: %s; fix: correct the "
+                         "syntax there",
+                         path, je.line, je.column, je.text);
         return -1;
     }
     int rc = config_parse(root, path, c, e);
@@ -741,25 +817,28 @@ static const char SCAFFOLD_CONFTEST[] =
     "sys.path.insert(0, os.environ.get(\"BENCH_CANDIDATE_DIR\", "
     "\"/workspace\"))\n";
 
-static const char SCAFFOLD_TEST[] =
-    "import solution\n"
-    "\n"
-    "\n"
-    "def test_entrypoint_exists():\n"
-    "    assert hasattr(solution, \"main\")\n";
+static const char SCAFFOLD_TEST[] = "import solution\n"
+                                    "\n"
+                                    "\n"
+                                    "def test_entrypoint_exists():\n"
+                                    "    assert hasattr(solution, \"main\")\n";
 
 int task_scaffold(const char *tasks_root, const char *name, bench_err *e)
 {
     if (!valid_name(name)) {
-        bench_seterr(e, "new-task: \"%s\" is not a valid task name; fix: use "
-                     "only letters, digits, '.', '_' and '-'", name);
+        bench_seterr(e,
+                     "new-task: \"%s\" is not a valid task name; fix: use "
+                     "only letters, digits, '.', '_' and '-'",
+                     name);
         return -1;
     }
     char *dir = path_join(tasks_root, name);
     struct stat st;
     if (stat(dir, &st) == 0) {
-        bench_seterr(e, "%s: already exists; fix: choose another name or "
-                     "remove it", dir);
+        bench_seterr(e,
+                     "%s: already exists; fix: choose another name or "
+                     "remove it",
+                     dir);
         free(dir);
         return -1;
     }
@@ -771,14 +850,17 @@ int task_scaffold(const char *tasks_root, const char *name, bench_err *e)
     } files[] = {
         {"PROMPT.md", xasprintf("# Task: %s\n\nImplement `solution.py` as "
                                 "specified in SPEC.md. Use only the "
-                                "standard library.\n", name)},
+                                "standard library.\n",
+                                name)},
         {"SPEC.md", xasprintf("# %s: specification\n\nThe frozen contract: "
                               "every name, default, output byte and error "
-                              "the hidden tests check.\n", name)},
+                              "the hidden tests check.\n",
+                              name)},
         {"JUDGE_PROMPT.md", xasprintf("# Judging %s\n\nYou review blinded "
                                       "implementations (A, B, C, ...) "
                                       "against SPEC.md. Fill JUDGE_RUBRIC.md "
-                                      "once per implementation.\n", name)},
+                                      "once per implementation.\n",
+                                      name)},
         {"JUDGE_RUBRIC.md", xasprintf("# Rubric: %s\n\n- Hard fail "
                                       "(pass/fail, reasons):\n- Spec "
                                       "compliance (0-10):\n- Code quality "

@@ -261,9 +261,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_rec(const char *root, const char *rel,
-                    const char *const *skip, char ***v, size_t *n,
-                    size_t *cap, bench_err *e)
+static int list_rec(const char *root, const char *rel, const char *const *skip,
+                    char ***v, size_t *n, size_t *cap, bench_err *e)
 {
     char *dir = rel[0] ? path_join(root, rel) : xstrdup(root);
     DIR *d = opendir(dir);
@@ -283,8 +282,8 @@ static int list_rec(const char *root, const char *rel,
                 skipped = 1;
         if (skipped)
             continue;
-        char *r = rel[0] ? xasprintf("%s/%s", rel, de->d_name)
-                         : xstrdup(de->d_name);
+        char *r =
+            rel[0] ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
         char *full = path_join(root, r);
         struct stat st;
         if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -306,8 +305,8 @@ static int list_rec(const char *root, const char *rel,
     return rc;
 }
 
-int list_files(const char *dir, const char *const *skip, char ***out,
-               size_t *n, bench_err *e)
+int list_files(const char *dir, const char *const *skip, char ***out, size_t *n,
+               bench_err *e)
 {
     char **v = NULL;
     size_t cnt = 0, cap = 0;

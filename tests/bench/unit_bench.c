@@ -93,8 +93,8 @@ START_TEST(task_malformed)
 {
     expect_task_error("\"language\": \"python\", ", "", "\"language\"",
                       "missing");
-    expect_task_error("\"image\": \"img:latest\"", "\"image\": 5",
-                      "\"image\"", "not an integer");
+    expect_task_error("\"image\": \"img:latest\"", "\"image\": 5", "\"image\"",
+                      "not an integer");
     expect_task_error("\"name\": \"t1\"", "\"name\": \"t 1\"", "\"name\"",
                       "letters");
     expect_task_error("[\"a.py\", \"pkg/b.py\"]", "[\"../a.py\"]",
@@ -105,8 +105,8 @@ START_TEST(task_malformed)
                       "\"report\": \"/abs.xml\"", "\"report\"", "relative");
     expect_task_error("\"timeout_sec\": 30", "\"timeout_sec\": -1",
                       "limits.timeout_sec", "> 0");
-    expect_task_error("\"memory\": \"512m\"", "\"memory\": \"lots\"",
-                      "limits", "libsandbox");
+    expect_task_error("\"memory\": \"512m\"", "\"memory\": \"lots\"", "limits",
+                      "libsandbox");
     expect_task_error("\"pids\": 64", "\"pids\": \"64\"", "limits.pids",
                       "not a string");
     expect_task_error("\"env\": [\"A=1\"]", "\"env\": [\"A\"]", "env[0]",
@@ -116,8 +116,8 @@ START_TEST(task_malformed)
     expect_task_error("\"pids\": 64", "\"pids\": 64, \"mem\": \"1g\"",
                       "limits.mem", "known fields");
     expect_task_error(", \"limits\": {\"timeout_sec\": 30, \"memory\": "
-                      "\"512m\", \"pids\": 64}", "", "\"limits\"",
-                      "missing");
+                      "\"512m\", \"pids\": 64}",
+                      "", "\"limits\"", "missing");
 }
 END_TEST
 
@@ -183,15 +183,15 @@ START_TEST(config_good)
 {
     bench_config c;
     bench_err e;
-    ck_assert_msg(parse_config_text(
-                      "{\"implementers\": [\"m1\", {\"name\": \"kimi\", "
-                      "\"slug\": \"go/kimi-k2\"}], \"expert_judges\": "
-                      "[\"judge\"], \"command\": [\"opencode\", \"run\", "
-                      "\"--model\", \"{slug}\", \"{prompt}\", \"{{x}}\"], "
-                      "\"timeout_sec\": 10, \"sandbox\": {\"image\": "
-                      "\"agent:1\"}}",
-                      &c, &e) == 0,
-                  "%s", e.msg);
+    ck_assert_msg(
+        parse_config_text("{\"implementers\": [\"m1\", {\"name\": \"kimi\", "
+                          "\"slug\": \"go/kimi-k2\"}], \"expert_judges\": "
+                          "[\"judge\"], \"command\": [\"opencode\", \"run\", "
+                          "\"--model\", \"{slug}\", \"{prompt}\", \"{{x}}\"], "
+                          "\"timeout_sec\": 10, \"sandbox\": {\"image\": "
+                          "\"agent:1\"}}",
+                          &c, &e) == 0,
+        "%s", e.msg);
     ck_assert_uint_eq(c.n_implementers, 2);
     ck_assert_str_eq(c.implementers[0].slug, "m1");
     ck_assert_str_eq(c.implementers[1].slug, "go/kimi-k2");
@@ -237,28 +237,33 @@ START_TEST(config_malformed)
                         "[\"x\", \"{slug\"]}",
                         "command[1]", "unterminated");
     expect_config_error("{\"implementers\": [\"a\", \"a\"], \"command\": "
-                        "[\"x\"]}", "twice", "distinct");
+                        "[\"x\"]}",
+                        "twice", "distinct");
     expect_config_error("{\"implementers\": [\"a/b\"], \"command\": "
-                        "[\"x\"]}", "implementers[0].name", "letters");
+                        "[\"x\"]}",
+                        "implementers[0].name", "letters");
     expect_config_error("{\"implementers\": [\"a\"], \"expert_judges\": "
                         "[\"a\"], \"command\": [\"x\"]}",
                         "both", "own work");
     expect_config_error("{\"implementers\": [{\"name\": \"a\"}], "
-                        "\"command\": [\"x\"]}", "implementers[0]", "slug");
+                        "\"command\": [\"x\"]}",
+                        "implementers[0]", "slug");
     expect_config_error("{\"implementers\": [\"a\"], \"command\": [\"x\"], "
                         "\"sandbox\": {\"network\": \"host\"}}",
                         "sandbox.image", "missing");
     expect_config_error("{\"implementers\": [\"a\"], \"command\": [\"x\"], "
                         "\"sandbox\": {\"image\": \"i\", \"network\": "
-                        "\"host\"}}", "sandbox.network", "bridge");
+                        "\"host\"}}",
+                        "sandbox.network", "bridge");
     expect_config_error("{\"implementers\": [\"a\"], \"command\": [\"x\"], "
                         "\"sandbox\": {\"image\": \"i\", \"enabled\": 1}}",
                         "sandbox.enabled", "true or false");
     expect_config_error("{\"implementers\": [\"a\"], \"command\": [\"x\"], "
-                        "\"timeout_sec\": 0}", "timeout_sec", "> 0");
+                        "\"timeout_sec\": 0}",
+                        "timeout_sec", "> 0");
     expect_config_error("{\"implementers\": [\"a\"], \"command\": [\"x\"], "
-                        "\"harness\": \"opencode\"}", "unknown field",
-                        "harness");
+                        "\"harness\": \"opencode\"}",
+                        "unknown field", "harness");
 }
 END_TEST
 
@@ -355,7 +360,8 @@ START_TEST(junit_nested_and_single_suite)
     junit_free(&r);
     /* ctest / go-junit-report: a single <testsuite> root */
     parse_ok("<testsuite><testcase name=\"only\" classname=\"pkg\" "
-             "time=\"x\"/></testsuite>", &r);
+             "time=\"x\"/></testsuite>",
+             &r);
     ck_assert_uint_eq(r.n_cases, 1);
     ck_assert_str_eq(r.cases[0].id, "pkg::only");
     ck_assert_double_eq(r.cases[0].time_sec, 0.0);
@@ -372,8 +378,7 @@ static void parse_bad(const char *xml, size_t len, const char *want)
     junit_report r;
     bench_err e = {""};
     ck_assert_int_eq(junit_parse_memory(xml, len, &r, &e), -1);
-    ck_assert_msg(strstr(e.msg, want) != NULL, "want '%s' in: %s", want,
-                  e.msg);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "want '%s' in: %s", want, e.msg);
     ck_assert_uint_eq(r.n_cases, 0);
 }
 
@@ -499,9 +504,10 @@ static void *log_writer(void *arg)
 {
     long id = (long)arg;
     for (int i = 0; i < 200; i++) {
-        json_t *r = json_pack("{s:i, s:i, s:s}", "writer", (int)id, "i", i,
-                              "pad", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        json_t *r =
+            json_pack("{s:i, s:i, s:s}", "writer", (int)id, "i", i, "pad",
+                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
         bench_err e;
         ck_assert_int_eq(log_append(g_log, r, &e), 0);
         json_decref(r);
@@ -543,8 +549,8 @@ START_TEST(log_lines)
     }
     ck_assert_int_eq(lines, 800);
     free(data);
-    ck_assert_int_eq(log_append("/nonexistent/dir/log.jsonl", r = json_object(),
-                                &e), -1);
+    ck_assert_int_eq(
+        log_append("/nonexistent/dir/log.jsonl", r = json_object(), &e), -1);
     json_decref(r);
     ck_assert_ptr_nonnull(strstr(e.msg, "cannot open log"));
     free(g_log);
