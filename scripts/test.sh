@@ -63,10 +63,10 @@ cmake --install build --prefix "$prefix" >/dev/null
 ./tests/consumers.sh "$prefix"
 
 if [[ -f examples/python/test_sandbox_py.py ]]; then
-    step "Python drop-in (pytest)"
+    step "Python drop-in (pytest, Debian python3 with python3-pytest)"
     LIBSANDBOX_PATH="$ROOT/build/libsandbox/libsandbox.so.0" \
         SANDBOX_CLI="$ROOT/build/cli/sandbox" \
-        python3 -m pytest -q examples/python
+        /usr/bin/python3 -m pytest -q examples/python
 fi
 
 step "hygiene: no container of ours left"

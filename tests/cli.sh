@@ -40,7 +40,7 @@ check "bad --memory exits 125" [ $rc -eq 125 ]
 check "bad --memory names the flag value" grep -q "lots" <<<"$err"
 "$sb" echo hi >/dev/null 2>&1
 check "missing -- is a usage error (125)" [ $? -eq 125 ]
-err=$(PATH=/nonexistent SANDBOX_RUNTIME= "$sb" -- true 2>&1)
+err=$(PATH=/nonexistent SANDBOX_RUNTIME='' "$sb" -- true 2>&1)
 rc=$?
 check "no runtime: 125 and names podman and docker" \
     bash -c '[ "$1" -eq 125 ] && grep -q podman <<<"$2" && grep -q docker <<<"$2"' _ "$rc" "$err"

@@ -9,7 +9,8 @@ work=$(mktemp -d /tmp/libsandbox-consumers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 libdir=$(find "$prefix" -name 'libsandbox.pc' -printf '%h\n' | head -n1)
 export PKG_CONFIG_PATH="$libdir"
-export LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64:$(dirname "$libdir")"
+LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64:$(dirname "$libdir")"
+export LD_LIBRARY_PATH
 
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror "$root/examples/minimal.c" \

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c: sandbox-bench's subcommands: words in, a phase called, exit. */
 #include "bench.h"
+#include "judging.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +31,16 @@ static const char USAGE[] =
     "      (default candidates: every captured run of the task in OUT)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
+    "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
+    "        [--id ID] [--seed N] [--jobs N] [--sandboxed | --host]\n"
+    "        [--no-drive] [--quiet]\n"
+    "      one blinded packet per judge (labels shuffled per judge from the\n"
+    "      seed); run each judge's command on its packet\n"
+    "  aggregate --task DIR [--out DIR] [--judging ID|DIR] [--json]\n"
+    "      validate the scores; write review.md, review.json, review.svg\n"
+    "  run-all --task DIR --config FILE [--out DIR] [--round NAME] [--id ID]\n"
+    "          [--repeat N] [--jobs N] [--seed N] [--sandboxed | --host]\n"
+    "      implement -> evaluate -> judge -> aggregate for every model\n"
     "\n"
     "OUT defaults to ./bench-out.  See docs/bench.md.\n";
 
@@ -148,6 +159,14 @@ static int cmd_check(int argc, char **argv)
             fprintf(stderr, "sandbox-bench: %s\n", e.msg);
             return 2;
         }
+        judge_cmd *jc = NULL;
+        size_t njc = 0;
+        if (judge_config(&cf, &jc, &njc, &e) != 0) {
+            fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+            config_free(&cf);
+            return 2;
+        }
+        judge_cmds_free(jc, njc);
         printf("config %s: %zu implementer%s, %zu expert judge%s, command "
                "%s, %s\n",
                config, cf.n_implementers, cf.n_implementers == 1 ? "" : "s",
@@ -490,6 +509,12 @@ int main(int argc, char **argv)
         rc = cmd_evaluate(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
+    else if (!strcmp(cmd, "judge"))
+        rc = cmd_judge(argc, argv);
+    else if (!strcmp(cmd, "aggregate"))
+        rc = cmd_aggregate(argc, argv);
+    else if (!strcmp(cmd, "run-all"))
+        rc = cmd_run_all(argc, argv);
     else
         rc = usage_error("unknown command \"%s\"", cmd);
     junit_global_cleanup();
