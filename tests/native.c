@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -257,6 +258,62 @@ START_TEST(test_non_root)
     bool documented = strstr(out, "cannot create the cgroup") != NULL &&
                       strstr(out, "delegate") != NULL;
     ck_assert_msg(worked || documented, "non-root run: %s", out);
+
+    /* Now delegate the run cgroups' parent to the user (cgroup v1: hand
+     * over the directories; v2 hosts would use systemd's Delegate=) and
+     * run for real through the user namespace, on a rootfs directory the
+     * user can read.  Ownership is handed back whatever happens. */
+    static const char *const ctrl[] = {"memory", "pids", "cpu", "cpuacct"};
+    char root[] = "/tmp/sbx-userns-root-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    snprintf(cmd, sizeof cmd,
+             "chmod 755 %s && mkdir -p %s/bin %s/proc %s/sys %s/dev %s/tmp && "
+             "cp /bin/busybox %s/bin/ && for a in sh id cat grep ls touch; "
+             "do ln -s busybox %s/bin/$a; done",
+             root, root, root, root, root, root, root, root);
+    ck_assert_int_eq(system(cmd), 0);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "d=/sys/fs/cgroup/%s/libsandbox; test -d $d || exit 0; "
+                 "chown sbxtest $d $d/cgroup.procs",
+                 ctrl[i]);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    snprintf(cmd, sizeof cmd,
+             "cd / && su -s /bin/sh sbxtest -c '%s --runtime native --image "
+             "%s --no-workspace -- \"cat /proc/self/uid_map; grep CapEff "
+             "/proc/self/status; touch /x 2>&1\"' 2>&1",
+             cli, root);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    st = pclose(p);
+    out[n] = '\0';
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "d=/sys/fs/cgroup/%s/libsandbox; test -d $d || exit 0; "
+                 "chown root $d $d/cgroup.procs",
+                 ctrl[i]);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    ck_assert_int_eq(system(cmd), 0);
+    if (access("/sys/fs/cgroup/memory/libsandbox", F_OK) != 0)
+        return; /* not a cgroup v1 host: delegation is systemd's job */
+    /* uid 0 inside is the user outside; no capabilities; root read-only
+     * (touch fails, so the command exits 1). */
+    struct passwd *pw = getpwnam("sbxtest");
+    ck_assert_ptr_nonnull(pw);
+    const char *body = strstr(out, "--- stdout ---\n");
+    long in = -1, outside = -1, count = -1;
+    ck_assert_msg(
+        WIFEXITED(st) && strncmp(out, "exit=1\n", 7) == 0 && body != NULL &&
+            sscanf(body + 15, "%ld %ld %ld", &in, &outside, &count) == 3,
+        "delegated non-root run: %s", out);
+    ck_assert_int_eq(in, 0);
+    ck_assert_int_eq(outside, (long)pw->pw_uid);
+    ck_assert_int_eq(count, 1);
+    ck_assert_ptr_nonnull(strstr(out, "Read-only file system"));
+    ck_assert_ptr_nonnull(strstr(out, "CapEff:\t0000000000000000"));
 }
 END_TEST
 
