@@ -207,6 +207,13 @@ int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
                         const char *dir, const char *out_path,
                         const char *err_path, proc_result *pr, char **why,
                         bench_err *e);
+/* Run a model or judge command in `dir`, inside libsandbox when
+ * `sandboxed`, else on the host (no shell either way), and record
+ * ended_at, exit_code, timed_out, wall_sec and sandbox_end into rec. */
+int command_run_recorded(char **argv, size_t argc, const bench_config *c,
+                         int sandboxed, const char *dir, const char *out_path,
+                         const char *err_path, json_t *rec, proc_result *out,
+                         bench_err *e);
 /* The last JSON line on a command's stdout naming cost or tokens. */
 json_t *usage_from_stdout(const char *path);
 int implement_run(const bench_task *t, const bench_config *c,

@@ -320,6 +320,33 @@ int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
     return 0;
 }
 
+int command_run_recorded(char **argv, size_t argc, const bench_config *c,
+                         int sandboxed, const char *dir, const char *out_path,
+                         const char *err_path, json_t *rec, proc_result *out,
+                         bench_err *e)
+{
+    proc_result pr;
+    char *how = NULL;
+    int ran;
+    memset(&pr, 0, sizeof pr);
+    if (sandboxed)
+        ran = model_run_sandboxed(argv, argc, c, dir, out_path, err_path, &pr,
+                                  &how, e);
+    else
+        ran = proc_run(argv, dir, out_path, err_path, c->timeout_sec, &pr, e);
+    *out = pr;
+    char *ended = iso_time(now_wall());
+    json_object_set_new(rec, "ended_at", json_string(ended));
+    free(ended);
+    json_object_set_new(rec, "exit_code", json_integer(pr.exit_code));
+    json_object_set_new(rec, "timed_out", json_boolean(pr.timed_out));
+    json_object_set_new(rec, "wall_sec", json_real(pr.wall_sec));
+    if (how)
+        json_object_set_new(rec, "sandbox_end", json_string(how));
+    free(how);
+    return ran;
+}
+
 int implement_run(const bench_task *t, const bench_config *c,
                   const bench_model *m, const implement_args *a,
                   char **run_dir_out, bench_err *e)
@@ -437,22 +464,8 @@ int implement_run(const bench_task *t, const bench_config *c,
     char *out_path = path_join(run_dir, "model.stdout");
     char *err_path = path_join(run_dir, "model.stderr");
     proc_result pr;
-    char *how = NULL;
-    int ran;
-    if (sandboxed)
-        ran = model_run_sandboxed(argv, c->n_command, c, wt, out_path, err_path,
-                                  &pr, &how, e);
-    else
-        ran = proc_run(argv, wt, out_path, err_path, c->timeout_sec, &pr, e);
-    char *ended_s = iso_time(now_wall());
-    json_object_set_new(meta, "ended_at", json_string(ended_s));
-    free(ended_s);
-    json_object_set_new(meta, "exit_code", json_integer(pr.exit_code));
-    json_object_set_new(meta, "timed_out", json_boolean(pr.timed_out));
-    json_object_set_new(meta, "wall_sec", json_real(pr.wall_sec));
-    if (how)
-        json_object_set_new(meta, "sandbox_end", json_string(how));
-    free(how);
+    int ran = command_run_recorded(argv, c->n_command, c, sandboxed, wt,
+                                   out_path, err_path, meta, &pr, e);
     if (ran != 0) {
         json_object_set_new(meta, "status", json_string("could-not-run"));
         json_object_set_new(meta, "error", json_string(e->msg));

@@ -375,7 +375,6 @@ static void drive_one(drive_ctx *cx, judge_job *jb)
     proc_result pr;
     memset(&pr, 0, sizeof pr);
     int ran = -1;
-    char *why = NULL;
     if (!bad) {
         if (!cx->quiet) {
             pthread_mutex_lock(&cx->lock);
@@ -384,22 +383,18 @@ static void drive_one(drive_ctx *cx, judge_job *jb)
                     jb->sandboxed ? " (inside libsandbox)" : "");
             pthread_mutex_unlock(&cx->lock);
         }
-        if (jb->sandboxed)
-            ran = model_run_sandboxed(argv, jc->n_command, c, jb->packet,
-                                      out_path, err_path, &pr, &why, &e);
-        else
-            ran = proc_run(argv, jb->packet, out_path, err_path, c->timeout_sec,
-                           &pr, &e);
+        ran =
+            command_run_recorded(argv, jc->n_command, c, jb->sandboxed,
+                                 jb->packet, out_path, err_path, rec, &pr, &e);
+    } else {
+        /* Never ran: the record still carries the same fields. */
+        char *ended = iso_time(now_wall());
+        json_object_set_new(rec, "ended_at", json_string(ended));
+        free(ended);
+        json_object_set_new(rec, "exit_code", json_integer(pr.exit_code));
+        json_object_set_new(rec, "timed_out", json_boolean(pr.timed_out));
+        json_object_set_new(rec, "wall_sec", json_real(pr.wall_sec));
     }
-    char *ended = iso_time(now_wall());
-    json_object_set_new(rec, "ended_at", json_string(ended));
-    free(ended);
-    json_object_set_new(rec, "exit_code", json_integer(pr.exit_code));
-    json_object_set_new(rec, "timed_out", json_boolean(pr.timed_out));
-    json_object_set_new(rec, "wall_sec", json_real(pr.wall_sec));
-    if (why)
-        json_object_set_new(rec, "sandbox_end", json_string(why));
-    free(why);
     json_t *usage = NULL;
     if (c->usage_file) {
         char *up = path_join(jb->packet, c->usage_file);
