@@ -130,15 +130,17 @@ START_TEST(test_blocked_syscalls_fail)
              "for name, nr, args in [(\"unshare\", 272, (0x10000000,)),\n"
              "    (\"keyctl\", 250, (0, 0)), (\"bpf\", 321, (0, 0, 0)),\n"
              "    (\"ptrace\", 101, (16, 1)), (\"mount\", 165, (0, 0, 0)),\n"
-             "    (\"perf_event_open\", 298, (0, 0, -1, -1, 0))]:\n"
+             "    (\"perf_event_open\", 298, (0, 0, -1, -1, 0)),\n"
+             "    (\"io_uring_setup\", 425, (1, 0))]:\n"
              "    rc = libc.syscall(nr, *args)\n"
              "    print(name, rc, os.strerror(ctypes.get_errno()))\n'");
     o.image = "libsandbox-python:latest";
     ck_assert_int_eq(run(&o, &r), 0);
     ck_assert_msg(r.exit_code == 0, "%s", r.err.data);
-    const char *names[] = {"unshare", "keyctl", "bpf",
-                           "ptrace",  "mount",  "perf_event_open"};
-    for (size_t i = 0; i < 6; i++) {
+    const char *names[] = {"unshare",       "keyctl", "bpf",
+                           "ptrace",        "mount",  "perf_event_open",
+                           "io_uring_setup"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char want[64];
         snprintf(want, sizeof want, "%s -1 Operation not permitted", names[i]);
         ck_assert_msg(strstr(r.out.data, want) != NULL, "%s not blocked: %s",
