@@ -418,6 +418,31 @@ START_TEST(test_memory_hog_is_oom)
                   sandbox_end_name(r.reason), r.exit_code, r.err.data);
     ck_assert_int_eq(r.exit_code, 137);
     ck_assert_ptr_nonnull(strstr(r.message, "out of memory"));
+    if (strcmp(runtime(), "docker") == 0)
+        ck_assert_ptr_nonnull(strstr(r.message, "engine reported"));
+    sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_sigkill_is_not_oom)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    /* The inner shell kills itself (PID 1 would be immune); no memory
+     * pressure at all. */
+    opts_for(&o, "sh -c 'kill -9 $$'; exit $?");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.exit_code, 137);
+    if (strcmp(runtime(), "podman") == 0) {
+        /* podman keeps no OOM record of a --rm container: inferred, and
+         * the message says so. */
+        ck_assert_int_eq(r.reason, SANDBOX_END_OOM);
+        ck_assert_ptr_nonnull(strstr(r.message, "inferred"));
+    } else {
+        ck_assert_msg(r.reason == SANDBOX_END_SIGNALED, "reason %s: %s",
+                      sandbox_end_name(r.reason), r.message);
+        ck_assert_int_eq(r.term_signal, 9);
+    }
     sandbox_result_free(&r);
 }
 END_TEST
@@ -566,6 +591,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_no_caps_no_new_privs);
     tcase_add_test(tc, test_fork_bomb_stopped_by_pids);
     tcase_add_test(tc, test_memory_hog_is_oom);
+    tcase_add_test(tc, test_sigkill_is_not_oom);
     tcase_add_test(tc, test_missing_image_is_runtime_error);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_no_fd_leak_no_zombie);

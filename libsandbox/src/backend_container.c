@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 /* How long each clean-up CLI call (rm, ps) may take. */
 #define SBX_CLEANUP_CALL_SEC 30.0
@@ -78,8 +79,36 @@ static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
     return NULL;
 }
 
+/* Did the engine record an OOM kill of this container since `started`?
+ * 1 yes, 0 no, -1 cannot tell.  The container is gone (--rm), but docker
+ * keeps its events: one `docker events` call, made only after an exit of
+ * 137.  podman 4 emits no OOM event, so there the answer is -1 and the
+ * caller infers (SIGKILL we did not send, under a memory limit). */
+static int engine_saw_oom(const sbx_plan *plan, time_t started)
+{
+    if (plan->kind != SBX_RT_DOCKER)
+        return -1;
+    char since[32], until[32], filter[96];
+    snprintf(since, sizeof since, "--since=%lld", (long long)started - 1);
+    snprintf(until, sizeof until, "--until=%lld", (long long)time(NULL) + 1);
+    snprintf(filter, sizeof filter, "--filter=container=%s", plan->name);
+    char *argv[] = {plan->runtime_path,
+                    "events",
+                    since,
+                    until,
+                    filter,
+                    "--filter=event=oom",
+                    "--format={{.Status}}",
+                    NULL};
+    char *out = NULL;
+    int code = sbx_run_quiet(argv, 30.0, &out, 4096);
+    int saw = code != 0 ? -1 : (out != NULL && strstr(out, "oom") != NULL);
+    free(out);
+    return saw;
+}
+
 static int classify(const sbx_plan *plan, const sbx_capture *cap,
-                    const stop_ctx *sc, sandbox_result *res)
+                    const stop_ctx *sc, sandbox_result *res, time_t started)
 {
     if (cap->timed_out) {
         res->reason = SANDBOX_END_TIMEOUT;
@@ -130,16 +159,20 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
         return SANDBOX_ERUNTIME;
     }
     if (code == 128 + SIGKILL) {
-        /* The runtimes report an OOM kill only through `inspect`, which
-         * --rm makes impossible; SIGKILL under a memory limit that we did
-         * not send is, in practice, the OOM killer. */
-        res->reason = SANDBOX_END_OOM;
-        res->term_signal = SIGKILL;
-        sbx_set_message(res,
-                        sbx_asprintf("killed by SIGKILL (exit 137) under the "
-                                     "%s memory limit: out of memory",
-                                     plan->memory));
-        return 0;
+        int oom = engine_saw_oom(plan, started);
+        if (oom != 0) {
+            res->reason = SANDBOX_END_OOM;
+            res->term_signal = SIGKILL;
+            sbx_set_message(
+                res, sbx_asprintf(
+                         "killed by SIGKILL (exit 137) under the %s memory "
+                         "limit: out of memory (%s)",
+                         plan->memory,
+                         oom > 0 ? "the engine reported the OOM kill"
+                                 : "inferred: podman keeps no OOM record of "
+                                   "a --rm container"));
+            return 0;
+        }
     }
     if (code > 128 && code < 128 + 65) {
         res->reason = SANDBOX_END_SIGNALED;
@@ -164,6 +197,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 
     if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0)
         return rc;
+    time_t started = time(NULL);
     rc = sbx_spawn(argv, true, &child, e);
     sbx_argv_free(argv);
     if (rc < 0)
@@ -182,7 +216,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
             remove_container(plan->runtime_path, plan->kind, plan->name);
         return rc;
     }
-    rc = classify(plan, &cap, &sc, res);
+    rc = classify(plan, &cap, &sc, res, started);
     if (rc < 0)
         sbx_fail(e, rc, "%s", res->message ? res->message : "runtime failed");
     return rc;
