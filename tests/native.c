@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +236,93 @@ START_TEST(test_directory_image)
 }
 END_TEST
 
+static void *run_marker(void *arg)
+{
+    sandbox_result *r = arg;
+    sandbox_opts o;
+    opts_for(&o, "test -e /marker && echo new || echo old");
+    o.image = "localhost/sbx-retag:latest";
+    sandbox_result_init(r, sizeof *r);
+    sandbox_run(&o, r);
+    return NULL;
+}
+
+/* The rootfs cache follows the image ID: the same name rebuilt is exported
+ * again (and two runs racing to export it both succeed, leaving one copy
+ * and no temporary directory). */
+START_TEST(test_rootfs_cache_follows_image_id)
+{
+    if (system("podman --version >/dev/null 2>&1") != 0)
+        return;
+    ck_assert_int_eq(system("podman rmi -f localhost/sbx-retag:latest "
+                            ">/dev/null 2>&1; podman tag busybox:latest "
+                            "localhost/sbx-retag:latest"),
+                     0);
+    sandbox_result r[2];
+    run_marker(&r[0]);
+    ck_assert_msg(r[0].exit_code == 0, "%s", r[0].message);
+    ck_assert_str_eq(r[0].out.data, "old\n");
+    sandbox_result_free(&r[0]);
+
+    /* Same name, new content, new ID. */
+    ck_assert_int_eq(
+        system("podman rm -f sbx-retag-c >/dev/null 2>&1; "
+               "podman run --name sbx-retag-c busybox:latest touch /marker && "
+               "podman commit -q sbx-retag-c localhost/sbx-retag:latest "
+               ">/dev/null && podman rm sbx-retag-c >/dev/null"),
+        0);
+    int tmp_before = count_entries("/var/cache/libsandbox/rootfs", ".tmp-");
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, run_marker, &r[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(r[i].exit_code == 0, "%s", r[i].message);
+        ck_assert_str_eq(r[i].out.data, "new\n");
+        sandbox_result_free(&r[i]);
+    }
+    ck_assert_int_eq(count_entries("/var/cache/libsandbox/rootfs", ".tmp-"),
+                     tmp_before);
+
+    /* Rebuild once more: the previous export is now referenced by no name,
+     * and `sandbox gc --runtime native` deletes it, keeping the current. */
+    char old_id[160] = "", new_id[160] = "", path[512];
+    FILE *p = popen("podman image inspect --format '{{.Id}}' "
+                    "localhost/sbx-retag:latest",
+                    "r");
+    ck_assert_ptr_nonnull(fgets(old_id, sizeof old_id, p));
+    pclose(p);
+    old_id[strcspn(old_id, "\n")] = '\0';
+    ck_assert_int_eq(
+        system("podman run --name sbx-retag-c localhost/sbx-retag:latest "
+               "touch /marker2 && podman commit -q sbx-retag-c "
+               "localhost/sbx-retag:latest >/dev/null && "
+               "podman rm sbx-retag-c >/dev/null"),
+        0);
+    run_marker(&r[0]);
+    ck_assert_str_eq(r[0].out.data, "new\n");
+    sandbox_result_free(&r[0]);
+    p = popen("podman image inspect --format '{{.Id}}' "
+              "localhost/sbx-retag:latest",
+              "r");
+    ck_assert_ptr_nonnull(fgets(new_id, sizeof new_id, p));
+    pclose(p);
+    new_id[strcspn(new_id, "\n")] = '\0';
+    snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/%s", old_id);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    unsigned removed = 0;
+    ck_assert_int_eq(sandbox_gc("native", 0, &removed, NULL), 0);
+    ck_assert_uint_ge(removed, 1);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/%s", new_id);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(system("podman rmi -f localhost/sbx-retag:latest "
+                            ">/dev/null 2>&1"),
+                     0);
+}
+END_TEST
+
 /* As an unprivileged user: it works through a user namespace, or fails
  * before running with the documented message about cgroups. */
 START_TEST(test_non_root)
@@ -331,6 +419,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_oom_exact_and_peak_reported);
     tcase_add_test(tc, test_hundred_timeouts_leave_nothing);
     tcase_add_test(tc, test_directory_image);
+    tcase_add_test(tc, test_rootfs_cache_follows_image_id);
     tcase_add_test(tc, test_non_root);
     suite_add_tcase(s, tc);
     return s;

@@ -323,6 +323,7 @@ typedef struct native_run {
     sbx_cgroup cg;
     bool have_cg;
     bool own_rootfs; /* rootfs is our cache's export, not the caller's */
+    int rootfs_lock; /* held shared while the box may use the export */
     char tmp_opts[64];
 } native_run;
 
@@ -358,6 +359,7 @@ static void native_run_free(native_run *r)
     free(r->envp);
     free(r->prog.filter);
     free(r->rootfs);
+    sbx_closep(&r->rootfs_lock);
     if (r->have_cg)
         sbx_cgroup_destroy(&r->cg);
 }
@@ -423,7 +425,7 @@ static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
     int rc;
     child_args *a = &r->a;
 
-    if ((rc = sbx_rootfs_resolve(p->image, &r->rootfs, e)) < 0)
+    if ((rc = sbx_rootfs_resolve(p->image, &r->rootfs, &r->rootfs_lock, e)) < 0)
         return rc;
     r->own_rootfs = p->image[0] != '/';
     a->root = r->rootfs;
@@ -529,7 +531,7 @@ bool sbx_native_available(void)
 
 unsigned sbx_native_gc(void)
 {
-    return sbx_cgroup_sweep(10.0);
+    return sbx_cgroup_sweep(10.0) + sbx_rootfs_sweep();
 }
 
 int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
@@ -542,6 +544,7 @@ int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
     int rc;
 
     memset(&r, 0, sizeof r);
+    r.rootfs_lock = -1;
     if ((rc = prepare(&r, p, e)) < 0)
         goto out;
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||

@@ -43,6 +43,10 @@ SBX_HIDDEN int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e);
 /* Resolve plan->image to a root filesystem directory: an absolute
  * directory as is, or an image name exported once from podman/docker into
  * a cache keyed by the image ID.  *dir is malloc'd. */
-SBX_HIDDEN int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e);
+SBX_HIDDEN int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd,
+                                  sbx_err *e);
+/* Delete cached exports no image name points at any more (unless a box is
+ * using one) and half-finished exports older than an hour. */
+SBX_HIDDEN unsigned sbx_rootfs_sweep(void);
 
 #endif

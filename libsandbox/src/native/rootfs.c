@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define SBX_EXPORT_TIMEOUT_SEC 600.0
 
@@ -173,7 +176,24 @@ static int write_ref(const char *path, const char *id, const char *stamp)
     return 0;
 }
 
-int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
+/* Hold <cache>/<id>.lock shared for as long as a box may use <cache>/<id>:
+ * sbx_rootfs_sweep() deletes only what it can lock exclusively. */
+static int lock_shared(const char *cache, const char *id)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.lock", cache, id);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_SH) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    return fd;
+}
+
+int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
 {
     char stamp[96], line_id[160] = {0}, line_stamp[96] = {0};
     sbx_runtime_kind kind;
@@ -181,6 +201,7 @@ int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
     int rc;
 
     *dir = NULL;
+    *lock_fd = -1;
     if (image[0] == '/') {
         *dir = realpath(image, NULL);
         if (*dir == NULL)
@@ -217,12 +238,15 @@ int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
         fclose(f);
     }
     if (line_id[0] && strcmp(stamp, "none") != 0 &&
-        strcmp(stamp, line_stamp) == 0) {
+        strcmp(stamp, line_stamp) == 0 &&
+        strspn(line_id, "0123456789abcdef") == strlen(line_id)) {
+        *lock_fd = lock_shared(cache, line_id);
         *dir = sbx_asprintf("%s/%s", cache, line_id);
-        if (*dir != NULL && stat(*dir, &st) == 0)
+        if (*lock_fd >= 0 && *dir != NULL && stat(*dir, &st) == 0)
             return 0;
         free(*dir);
         *dir = NULL;
+        sbx_closep(lock_fd);
     }
 
     /* Slow path: ask the runtime which ID the name means now. */
@@ -247,12 +271,94 @@ int sbx_rootfs_resolve(const char *image, char **dir, sbx_err *e)
     *dir = sbx_asprintf("%s/%s", cache, id);
     if (*dir == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((*lock_fd = lock_shared(cache, id)) < 0) {
+        free(*dir);
+        *dir = NULL;
+        return sbx_fail_errno(e, SANDBOX_EIO, errno, "locking %s/%s.lock",
+                              cache, id);
+    }
     if (stat(*dir, &st) < 0 &&
         (rc = export_image(rt, image, cache, id, *dir, e)) < 0) {
         free(*dir);
         *dir = NULL;
+        sbx_closep(lock_fd);
         return rc;
     }
     write_ref(ref, id, stamp); /* best effort: only a cache */
     return 0;
+}
+
+/* Is `id` the target of some ref file? */
+static bool referenced(const char *refs, const char *id)
+{
+    DIR *d = opendir(refs);
+    struct dirent *de;
+    bool found = false;
+    if (d == NULL)
+        return true; /* cannot tell: keep */
+    while (!found && (de = readdir(d)) != NULL) {
+        char path[4096], line[160];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", refs, de->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        found = fgets(line, sizeof line, f) != NULL &&
+                strncmp(line, id, strlen(id)) == 0 &&
+                (line[strlen(id)] == '\n' || line[strlen(id)] == '\0');
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+unsigned sbx_rootfs_sweep(void)
+{
+    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *refs = cache ? sbx_asprintf("%s/refs", cache) : NULL;
+    unsigned removed = 0;
+    DIR *d = cache ? opendir(cache) : NULL;
+    struct dirent *de;
+    time_t now = time(NULL);
+    if (d == NULL || refs == NULL) {
+        if (d != NULL)
+            closedir(d);
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", cache, de->d_name);
+        if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+            /* An export that died half-way, an hour ago or more. */
+            if (lstat(path, &st) == 0 && difftime(now, st.st_mtime) > 3600) {
+                if (S_ISDIR(st.st_mode))
+                    rm_rf(path);
+                else
+                    unlink(path);
+                removed++;
+            }
+            continue;
+        }
+        size_t n = strlen(de->d_name);
+        if (n < 12 || strspn(de->d_name, "0123456789abcdef") != n ||
+            referenced(refs, de->d_name))
+            continue;
+        /* No name points at this ID any more; delete it unless a box is
+         * using it (it holds the lock shared). */
+        char lock[4200];
+        snprintf(lock, sizeof lock, "%s.lock", path);
+        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            !referenced(refs, de->d_name)) {
+            rm_rf(path);
+            removed++;
+        }
+        close(fd);
+    }
+    closedir(d);
+    return removed;
 }
