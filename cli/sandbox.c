@@ -497,6 +497,11 @@ static int run(struct cli *c)
     if (rc < 0)
         fail("%s", c->res.message ? c->res.message : sandbox_strerror(rc));
 
+    /* The library reports 130 for any cancellation; the CLI knows which
+     * signal it was, so the printed exit= matches the CLI's own status. */
+    if (rc == 0 && c->res.reason == SANDBOX_END_CANCELLED && got_signal)
+        c->res.exit_code = 128 + got_signal;
+
     int wrc = 0;
     if (c->json) {
         wrc = print_json(o, &c->res);

@@ -33,6 +33,25 @@ for rt in podman docker native; do
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["exit_code"]==3 and d["reason"]=="exited", d' "$json"
 done
 
+# SIGTERM to the CLI cancels the run: the box is killed and removed, the
+# text says exit=143 and so does the CLI.
+for rt in podman native; do
+    "$sb" --runtime "$rt" --image busybox:latest --no-workspace -- sleep 30 \
+        >"$work/term.out" &
+    pid=$!
+    sleep 2
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    check "$rt: SIGTERM exits 143" [ $rc -eq 143 ]
+    check "$rt: SIGTERM prints exit=143" grep -qx 'exit=143' "$work/term.out"
+    if [ "$rt" = podman ]; then
+        sleep 1
+        n=$(podman ps -a -q --filter "label=io.libsandbox.owner=$pid" | wc -l)
+        check "$rt: SIGTERM leaves no container" [ "$n" -eq 0 ]
+    fi
+done
+
 # Its own errors: exit 125, a message on stderr, nothing run.
 err=$("$sb" --memory lots -- true 2>&1 >/dev/null)
 rc=$?
