@@ -88,18 +88,38 @@ static int containers_named(const char *name)
     return n;
 }
 
-static char *make_tmpdir(void)
-{
-    char *d = strdup("/tmp/sbx-it-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
 static void rm_rf(const char *dir)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Every test's temporary directories live under one root that an
+ * unchecked fixture (run in the parent process) removes after all tests,
+ * so a failed assertion cannot leave them behind. */
+static char tmp_root[] = "/tmp/sbx-it-XXXXXX";
+
+static void tmp_root_setup(void)
+{
+    if (mkdtemp(tmp_root) == NULL)
+        abort();
+}
+
+static void tmp_root_teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
+    if (system(cmd) != 0)
+        abort();
+}
+
+static char *make_tmpdir(void)
+{
+    char *d = NULL;
+    ck_assert_int_gt(asprintf(&d, "%s/XXXXXX", tmp_root), 0);
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
 }
 
 START_TEST(test_echo)
@@ -574,6 +594,7 @@ static Suite *suite(void)
     Suite *s = suite_create("integration");
     TCase *tc = tcase_create(runtime());
     tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, tmp_root_setup, tmp_root_teardown);
     tcase_add_test(tc, test_echo);
     tcase_add_test(tc, test_exit_7);
     tcase_add_test(tc, test_text_form);
