@@ -44,6 +44,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *path_join(const char *a, const char *b);
 char *path_abs(const char *p); /* realpath, NULL if it does not exist */
 int mkdir_p(const char *path, bench_err *e);
+/* A --jobs/--repeat style count, 1..1000; prints the fix and returns -1. */
+int cli_parse_count(const char *flag, const char *s, int *out);
+/* --out made absolute (created if missing); prints and returns NULL. */
+char *cli_out_dir(const char *out);
 int rm_rf(const char *path);
 int path_is_dir(const char *p);
 int path_is_file(const char *p);

@@ -32,32 +32,6 @@ static int parse_seed(const char *s, uint64_t *out)
     return 0;
 }
 
-static int parse_jobs(const char *flag, const char *s, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 1000 || s[0] == '+') {
-        fprintf(stderr,
-                "sandbox-bench: %s \"%s\": fix: give a whole number "
-                "from 1 to 1000\n",
-                flag, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static char *abs_out(const char *out)
-{
-    bench_err e;
-    if (mkdir_p(out, &e) != 0) {
-        fprintf(stderr, "sandbox-bench: --out: %s\n", e.msg);
-        return NULL;
-    }
-    return path_abs(out);
-}
-
 static int load_both(const char *task_dir, const char *config, bench_task *t,
                      bench_config *c)
 {
@@ -121,7 +95,7 @@ int cmd_judge(int argc, char **argv)
             a.seed_set = 1;
             break;
         case 'j':
-            if (parse_jobs("--jobs", optarg, &a.jobs) != 0)
+            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0)
                 return 2;
             break;
         case 's': a.sandboxed = 1; break;
@@ -143,7 +117,7 @@ int cmd_judge(int argc, char **argv)
     bench_config c;
     if (load_both(task_dir, config, &t, &c) != 0)
         return 2;
-    char *o = abs_out(out);
+    char *o = cli_out_dir(out);
     int rc = 2;
     if (o) {
         a.out_dir = o;
@@ -271,11 +245,11 @@ int cmd_run_all(int argc, char **argv)
         case 'r': a.round = optarg; break;
         case 'i': a.id = optarg; break;
         case 'R':
-            if (parse_jobs("--repeat", optarg, &a.repeat) != 0)
+            if (cli_parse_count("--repeat", optarg, &a.repeat) != 0)
                 return 2;
             break;
         case 'j':
-            if (parse_jobs("--jobs", optarg, &a.jobs) != 0)
+            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0)
                 return 2;
             break;
         case 'S':
@@ -301,7 +275,7 @@ int cmd_run_all(int argc, char **argv)
     bench_config c;
     if (load_both(task_dir, config, &t, &c) != 0)
         return 2;
-    char *o = abs_out(out);
+    char *o = cli_out_dir(out);
     int rc = 2;
     if (o) {
         a.out_dir = o;

@@ -58,34 +58,6 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-static int parse_count(const char *flag, const char *s, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 1000 || s[0] == '+' ||
-        s[0] == '-') {
-        fprintf(stderr,
-                "sandbox-bench: %s \"%s\": fix: give a whole number "
-                "from 1 to 1000\n",
-                flag, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-/* --out made absolute (created if missing). */
-static char *out_dir_abs(const char *out)
-{
-    bench_err e;
-    if (mkdir_p(out, &e) != 0) {
-        fprintf(stderr, "sandbox-bench: --out: %s\n", e.msg);
-        return NULL;
-    }
-    return path_abs(out);
-}
-
 static int cmd_new_task(int argc, char **argv)
 {
     const char *tasks_dir = "bench/tasks";
@@ -230,7 +202,7 @@ static int cmd_implement(int argc, char **argv)
         return 2;
     }
     int rc = 0;
-    char *abs_out = out_dir_abs(out);
+    char *abs_out = cli_out_dir(out);
     if (!abs_out)
         rc = 2;
     if (all) {
@@ -366,13 +338,13 @@ static int cmd_evaluate(int argc, char **argv)
             }
             break;
         case 'r':
-            if (parse_count("--repeat", optarg, &a.repeat) != 0) {
+            if (cli_parse_count("--repeat", optarg, &a.repeat) != 0) {
                 candidates_free(cands, n);
                 return 2;
             }
             break;
         case 'j':
-            if (parse_count("--jobs", optarg, &a.jobs) != 0) {
+            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0) {
                 candidates_free(cands, n);
                 return 2;
             }
@@ -402,7 +374,7 @@ static int cmd_evaluate(int argc, char **argv)
         candidates_free(cands, n);
         return 2;
     }
-    char *abs_out = out_dir_abs(out);
+    char *abs_out = cli_out_dir(out);
     if (!abs_out)
         goto done;
     a.out_dir = abs_out;

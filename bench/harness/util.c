@@ -412,3 +412,33 @@ char *shell_quote(const char *s)
     *o = '\0';
     return q;
 }
+
+/* Command-line helpers shared by every subcommand. */
+
+int cli_parse_count(const char *flag, const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 1000 || s[0] == '+' ||
+        s[0] == '-') {
+        fprintf(stderr,
+                "sandbox-bench: %s \"%s\": fix: give a whole number "
+                "from 1 to 1000\n",
+                flag, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* --out made absolute (created if missing). */
+char *cli_out_dir(const char *out)
+{
+    bench_err e;
+    if (mkdir_p(out, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: --out: %s\n", e.msg);
+        return NULL;
+    }
+    return path_abs(out);
+}
