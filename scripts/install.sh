@@ -112,6 +112,21 @@ install_packages() {
     log "apt: done in $(elapsed "${t0}")"
 }
 
+# The boxes' root maps to an unprivileged host range (docs/threat-model.md):
+# give root a subordinate range if it has none.  100000-165535 is the range
+# Debian's useradd would hand the first user; we only add it when root has
+# no line of its own in either file.
+ensure_subids() {
+    local f
+    for f in /etc/subuid /etc/subgid; do
+        touch "${f}"
+        if ! grep -qE '^(root|0):' "${f}"; then
+            printf 'root:100000:65536\n' >>"${f}"
+            log "${f}: added root:100000:65536"
+        fi
+    done
+}
+
 step() {
     local name="$1" t0
     shift
@@ -155,6 +170,7 @@ smoke_test() {
 if [[ ${do_apt} -eq 1 ]]; then
     step "packages" install_packages
 fi
+step "subordinate ids" ensure_subids
 step "engines" "${SCRIPTS}/start-engines.sh"
 if [[ ${do_images} -eq 1 ]]; then
     step "images" "${SCRIPTS}/build-images.sh" "${image_args[@]}"

@@ -44,9 +44,9 @@ extern "C" {
 #endif
 
 #define SANDBOX_VERSION_MAJOR 0
-#define SANDBOX_VERSION_MINOR 1
+#define SANDBOX_VERSION_MINOR 2
 #define SANDBOX_VERSION_PATCH 0
-#define SANDBOX_VERSION_STRING "0.1.0"
+#define SANDBOX_VERSION_STRING "0.2.0"
 
 /* The contract's defaults (DESIGN.md section 1). */
 #define SANDBOX_DEFAULT_IMAGE "debian:stable-slim"
@@ -55,6 +55,7 @@ extern "C" {
 #define SANDBOX_DEFAULT_PIDS 512
 #define SANDBOX_DEFAULT_CPUS 2.0
 #define SANDBOX_DEFAULT_OUTPUT_LIMIT 50000
+#define SANDBOX_DEFAULT_DISK_LIMIT "1g"
 /* Exit code reported when the wall-clock timeout fired (GNU timeout). */
 #define SANDBOX_EXIT_TIMEOUT 124
 /* Environment variable consulted when opts.runtime is NULL. */
@@ -117,6 +118,10 @@ typedef struct sandbox_opts {
     const char *const *env; /* n_env "NAME=VALUE" strings set in the box;   */
     size_t n_env;           /* nothing from the caller's environment leaks  */
     int cancel_fd;          /* -1 (default) or an fd: readable => cancel    */
+    /* ---- 0.2.0 ---- */
+    const char *disk_limit; /* cap on what the box can write to host-backed
+                               storage (workspace, root layer, /tmp); size
+                               as for memory; default "1g"               */
 } sandbox_opts;
 
 /* One captured stream.  data holds at most output_limit bytes (plus a NUL
@@ -143,6 +148,15 @@ typedef struct sandbox_result {
     char *message;        /* human explanation when not EXITED 0, or NULL   */
     uint64_t peak_memory_bytes; /* box's peak memory use; 0 if unknown      */
     double cpu_sec;             /* box's user+system CPU time; <0 unknown   */
+    /* ---- 0.2.0 ---- */
+    char *image_id; /* immutable identity of what ran: the engine's image ID
+                       (podman/docker) or "sha256:<digest>" of the native
+                       rootfs export; NULL if unknown. Owned by the result */
+    char *backend;  /* "podman", "docker" or "native"; NULL before a run   */
+    int host_root;  /* 1: the box's uid 0 was host uid 0; 0: it was mapped
+                       to an unprivileged host id; -1: unknown            */
+    int disk_limit_hit;  /* 1 if a write failed because of disk_limit      */
+    uint64_t disk_bytes; /* bytes the box left in capped storage; 0 unknown */
 } sandbox_result;
 
 /* Fill opts with the contract's defaults.  size must be sizeof(*opts) as the

@@ -42,6 +42,10 @@ SBX_HIDDEN void sbx_err_out(const sbx_err *e, char **msg);
  * built against any later header pass at least this much. */
 #define SBX_OPTS_MIN_SIZE (offsetof(sandbox_opts, cancel_fd) + sizeof(int))
 #define SBX_RESULT_MIN_SIZE (offsetof(sandbox_result, cpu_sec) + sizeof(double))
+/* Does a caller-sized struct s include `field`?  Fields appended after
+ * 0.1.0 are only read or written when this holds. */
+#define SBX_HAS(s, field)                                                      \
+    ((s)->struct_size >= offsetof(__typeof__(*(s)), field) + sizeof((s)->field))
 
 /* ---- opts.c: defaults, validation, size parsing ---------------------- */
 
@@ -59,6 +63,8 @@ SBX_HIDDEN int sbx_parse_size(const char *s, uint64_t *bytes);
 #define SBX_OUTPUT_LIMIT_MAX ((size_t)1 << 30)
 #define SBX_MAX_MOUNTS 64
 #define SBX_MAX_ENV 256
+#define SBX_DISK_MIN (1ULL << 20) /* 1 MiB */
+#define SBX_DISK_MAX (1ULL << 40) /* 1 TiB */
 
 typedef enum sbx_runtime_kind {
     SBX_RT_PODMAN = 1,
@@ -85,8 +91,9 @@ typedef struct sbx_plan {
     const char *const *env; /* borrowed, validated */
     size_t n_env;
     int cancel_fd;
-    char name[64];  /* unique container name */
-    char label[64]; /* SANDBOX_LABEL=<pid> */
+    uint64_t disk_limit_bytes; /* parsed disk_limit (default 1g) */
+    char name[64];             /* unique container name */
+    char label[64];            /* SANDBOX_LABEL=<pid> */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
@@ -203,6 +210,23 @@ SBX_HIDDEN unsigned sbx_native_gc(void);
 SBX_HIDDEN bool sbx_native_available(void);
 /* Set res->message (takes ownership of msg; NULL allowed). */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
+
+/* ---- subid.c: subordinate id ranges --------------------------------- */
+
+#define SBX_SUBUID_FILE "/etc/subuid"
+#define SBX_SUBGID_FILE "/etc/subgid"
+#define SBX_SUBID_MIN 65536u /* a box needs uids 0..65535 */
+
+/* The host ids a box maps to: box id i <-> host uid_start+i / gid_start+i
+ * for 0 <= i < count. */
+typedef struct sbx_idmap {
+    uint32_t uid_start, gid_start, count;
+} sbx_idmap;
+
+/* The calling user's subordinate range (by name or uid, first line with at
+ * least SBX_SUBID_MIN ids; count is capped at 65536).  SANDBOX_ERUNTIME
+ * with a message naming the fix when there is none. */
+SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
 
 /* ---- util.c ----------------------------------------------------------- */
 SBX_HIDDEN double sbx_now(void); /* CLOCK_MONOTONIC seconds */

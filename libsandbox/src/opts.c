@@ -29,6 +29,7 @@ int sandbox_opts_init(sandbox_opts *opts, size_t size)
     d.cpus = SANDBOX_DEFAULT_CPUS;
     d.output_limit = SANDBOX_DEFAULT_OUTPUT_LIMIT;
     d.cancel_fd = -1;
+    d.disk_limit = SANDBOX_DEFAULT_DISK_LIMIT;
     /* A caller with a newer, larger struct gets its tail zeroed; one with
      * an older, smaller struct gets only the fields it knows. */
     memset(opts, 0, size);
@@ -45,6 +46,8 @@ int sandbox_result_init(sandbox_result *res, size_t size)
     res->struct_size = size;
     res->exit_code = -1;
     res->cpu_sec = -1;
+    if (SBX_HAS(res, host_root))
+        res->host_root = -1;
     return 0;
 }
 
@@ -309,6 +312,16 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                             "NAME=VALUE with NAME made of letters, digits and "
                             "'_'",
                             i, o->env[i] ? o->env[i] : "(null)");
+    if (o->disk_limit != NULL) {
+        uint64_t d;
+        if (sbx_parse_size(o->disk_limit, &d) < 0 || d < SBX_DISK_MIN ||
+            d > SBX_DISK_MAX)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "disk_limit '%s' is not a size between 1m and "
+                            "1t such as \"512m\" or \"4g\" (NULL keeps the "
+                            "default, " SANDBOX_DEFAULT_DISK_LIMIT ")",
+                            o->disk_limit);
+    }
     if (o->cancel_fd < -1 ||
         (o->cancel_fd >= 0 && fcntl(o->cancel_fd, F_GETFD) < 0))
         return sbx_fail(e, SANDBOX_EINVAL,
@@ -371,6 +384,8 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     plan->env = o.env;
     plan->n_env = o.n_env;
     plan->cancel_fd = o.cancel_fd;
+    sbx_parse_size(o.disk_limit ? o.disk_limit : SANDBOX_DEFAULT_DISK_LIMIT,
+                   &plan->disk_limit_bytes);
     /* podman and docker refuse more CPUs than the host has: clamp, so the
      * contract's default of 2.0 still works on a one-CPU machine. */
     double cpus = o.cpus;

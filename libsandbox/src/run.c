@@ -48,6 +48,10 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         return fail_result(res, &e);
     res->runtime = sbx_strdup(plan.runtime_path);
     res->container_name = sbx_strdup(plan.name);
+    if (SBX_HAS(res, backend))
+        res->backend = sbx_strdup(plan.kind == SBX_RT_NATIVE   ? "native"
+                                  : plan.kind == SBX_RT_PODMAN ? "podman"
+                                                               : "docker");
     if (res->runtime == NULL || res->container_name == NULL)
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
     else if (plan.kind == SBX_RT_NATIVE)
@@ -70,5 +74,9 @@ void sandbox_result_free(sandbox_result *res)
     free(res->runtime);
     free(res->container_name);
     free(res->message);
+    if (SBX_HAS(res, image_id))
+        free(res->image_id);
+    if (SBX_HAS(res, backend))
+        free(res->backend);
     sandbox_result_init(res, size);
 }
