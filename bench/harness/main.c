@@ -44,6 +44,62 @@ static const char USAGE[] =
     "\n"
     "OUT defaults to ./bench-out.  See docs/bench.md.\n";
 
+/* Every subcommand's getopt_long permutes (no "+" in the option string):
+ * options and operands come in any order, as with GNU tools, and "--" ends
+ * the options.  POSIXLY_CORRECT in the environment restores POSIX order. */
+
+/* "--help" or "-h" among a subcommand's words, before any "--". */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    }
+    return 0;
+}
+
+/* Print CMD's block of USAGE as its own usage; 0 if USAGE has none. */
+static int command_usage(FILE *f, const char *cmd)
+{
+    size_t cl = strlen(cmd);
+    const char *p = USAGE;
+    while ((p = strstr(p, "\n  ")) != NULL) {
+        p += 3;
+        if (!strncmp(p, cmd, cl) && (p[cl] == ' ' || p[cl] == '\n'))
+            break;
+    }
+    if (!p)
+        return 0;
+    /* The block: its first line, then every line indented further. */
+    const char *end = p;
+    do {
+        end = strchr(end, '\n') + 1;
+    } while (!strncmp(end, "   ", 3));
+    static const char lead[] = "usage: sandbox-bench ";
+    fputs(lead, f);
+    int first = 1, described = 0;
+    for (const char *l = p; l < end;) {
+        const char *nl = strchr(l, '\n');
+        size_t sp = strspn(l, " ");
+        if (first) /* the command and its first options */
+            fprintf(f, "%.*s\n", (int)(nl - l - sp), l + sp);
+        else if (sp == 6) /* the description, indented 6 in USAGE */
+            fprintf(f, "%s  %.*s\n", described++ ? "" : "\n",
+                    (int)(nl - l - sp), l + sp);
+        else /* more options, aligned under the first */
+            fprintf(f, "%*s%.*s\n", (int)(sizeof lead - 3), "", (int)(nl - l),
+                    l);
+        first = 0;
+        l = nl + 1;
+    }
+    fputs("\nOUT defaults to ./bench-out.  Options and operands may come in "
+          "any order.\nSee sandbox-bench(1) and docs/bench.md.\n",
+          f);
+    return 1;
+}
+
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -93,7 +149,7 @@ static int cmd_check(int argc, char **argv)
                                        {"config", required_argument, 0, 'c'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == 't')
             task_dir = optarg;
         else if (c == 'c')
@@ -101,8 +157,10 @@ static int cmd_check(int argc, char **argv)
         else
             return 2;
     }
-    if (!task_dir && !config)
-        return usage_error("check needs --task DIR and/or --config FILE%s", "");
+    if ((!task_dir && !config) || optind < argc)
+        return usage_error("check needs --task DIR and/or --config FILE, and "
+                           "no other word%s",
+                           "");
     bench_err e;
     if (task_dir) {
         bench_task t;
@@ -167,7 +225,7 @@ static int cmd_implement(int argc, char **argv)
                                        {"quiet", no_argument, 0, 'q'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 't': task_dir = optarg; break;
         case 'c': config = optarg; break;
@@ -306,7 +364,7 @@ static int cmd_evaluate(int argc, char **argv)
                                        {"quiet", no_argument, 0, 'q'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 't': task_dir = optarg; break;
         case 'o': out = optarg; break;
@@ -413,7 +471,7 @@ static int cmd_report(int argc, char **argv)
                                        {"json", no_argument, 0, 'J'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+v", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
         if (c == 'v')
             verbose = 1;
         else if (c == 'J')
@@ -466,6 +524,8 @@ int main(int argc, char **argv)
                sandbox_version());
         return 0;
     }
+    if (wants_help(argc - 1, argv + 1) && command_usage(stdout, cmd))
+        return 0;
     junit_global_init();
     int rc;
     argc--;
