@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # "A && B || fail": fail when either is false
 # The Debian packages, as CI builds and checks them (scripts/test.sh):
 #   1. copy the tree (tracked and untracked-but-not-ignored files, no build
 #      directories) and run `dpkg-buildpackage -us -uc -b` in the copy;
@@ -15,7 +16,6 @@
 # them).  usage: scripts/deb.sh [--keep DIR]   (--keep: copy the .debs there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 keep=""
 if [[ "${1:-}" == "--keep" ]]; then
     keep=$2
@@ -102,8 +102,10 @@ out=$(cd "$work" && /usr/bin/sandbox --runtime native --no-workspace -- echo hi)
 /usr/bin/sandbox-bench --version
 /usr/bin/sandbox-bench report --help | grep -q '^usage: sandbox-bench report' ||
     die "packaged sandbox-bench report --help is wrong"
-man -w sandbox >/dev/null && man -w sandbox-bench >/dev/null ||
-    die "man pages sandbox(1) and sandbox-bench(1) are not installed"
+for m in sandbox sandbox-bench; do
+    [[ -f /usr/share/man/man1/$m.1.gz ]] && dpkg -S /usr/share/man/man1/$m.1.gz | grep -q "^$m:" ||
+        die "the $m package does not ship the man page $m(1)"
+done
 
 log "C consumer through pkg-config (PKG_CONFIG_LIBDIR=$PKG_CONFIG_LIBDIR)"
 [[ "$(pkg-config --modversion libsandbox)" == "${version%%-*}" ]] ||

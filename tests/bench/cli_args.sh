@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2015  # "A && B || fail": fail when either is false
 # sandbox-bench's command line, no container runtime needed:
 #  - options and operands in any order in every subcommand
 #    (`report EVAL_DIR --verbose` == `report --verbose EVAL_DIR`);
@@ -6,7 +7,6 @@
 #  - "--" ends the options; POSIXLY_CORRECT restores POSIX order.
 # usage: cli_args.sh PATH/TO/sandbox-bench SOURCE_DIR
 set -eu
-# shellcheck disable=SC2015  # "A && B || fail": fail when either is false
 BENCH=$1
 SRC=$2
 TASK=$SRC/bench/tasks/sandbox
