@@ -36,7 +36,7 @@ echo "LDFLAGS=$LDFLAGS"
 base=${CI_BUILDS_DIR:-/tmp/libsandbox-ci-builds}
 mkdir -p "$base"
 work=$(mktemp -d "$base/run.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; rmdir "$base" 2>/dev/null || true' EXIT
 
 failed=()
 t_all=$SECONDS

@@ -73,7 +73,7 @@ t0=$SECONDS
 changes=$(ls "$work"/*.changes)
 log "lintian $(basename "$changes")"
 lintian_rc=0
-lintian --fail-on error --display-info "$changes" | tee "$work/lintian.txt" || lintian_rc=$?
+TMPDIR=$work lintian --fail-on error --display-info "$changes" | tee "$work/lintian.txt" || lintian_rc=$?
 ((lintian_rc == 0)) || die "lintian reported errors (above)"
 log "lintian: $(grep -c '^E:' "$work/lintian.txt" || true) error(s), $(grep -c '^W:' "$work/lintian.txt" || true) warning(s) in $((SECONDS - t0))s"
 [[ -z "$keep" ]] || { mkdir -p "$keep" && cp "$work"/*.deb "$keep"/; }
