@@ -6,7 +6,7 @@
 #   2. lintian on the .changes: any error fails (warnings are listed, with
 #      their reasons, in docs/packaging.md);
 #   3. install the .debs (apt-get install ./*.deb), run the packaged CLI
-#      (`/usr/bin/sandbox --runtime native --no-workspace -- echo hi`) and
+#      (`/usr/bin/sandbox --runtime native --image busybox:latest --no-workspace -- echo hi`) and
 #      build and run a C consumer against the packaged -dev files through
 #      pkg-config, shared and static;
 #   4. purge the packages again.  A /usr/local install (scripts/install.sh)
@@ -94,8 +94,11 @@ export LD_LIBRARY_PATH=$libdir
 export PKG_CONFIG_LIBDIR=$libdir/pkgconfig:/usr/share/pkgconfig
 [[ "$(ldd /usr/bin/sandbox | awk '$1 == "libsandbox.so.0" {print $3}')" == "$libdir/libsandbox.so.0" ]] ||
     die "/usr/bin/sandbox does not load $libdir/libsandbox.so.0: $(ldd /usr/bin/sandbox)"
-log "smoke test: /usr/bin/sandbox --runtime native --no-workspace -- echo hi"
-out=$(cd "$work" && /usr/bin/sandbox --runtime native --no-workspace -- echo hi)
+# busybox:latest, as tests/consumers.sh: built locally by build-images.sh.
+podman image exists busybox:latest 2>/dev/null ||
+    die "image busybox:latest is not in podman's storage; fix: scripts/build-images.sh"
+log "smoke test: /usr/bin/sandbox --runtime native --image busybox:latest --no-workspace -- echo hi"
+out=$(cd "$work" && /usr/bin/sandbox --runtime native --image busybox:latest --no-workspace -- echo hi)
 [[ "$out" == $'exit=0\n--- stdout ---\nhi\n--- stderr ---' ]] ||
     die "packaged CLI printed: $out"
 /usr/bin/sandbox --version
@@ -121,6 +124,7 @@ int main(void)
     sandbox_opts_init(&o, sizeof o);
     sandbox_result_init(&r, sizeof r);
     o.runtime = "native";
+    o.image = "busybox:latest";
     o.command = "echo from-the-package";
     int rc = sandbox_run(&o, &r);
     int ok = rc == 0 && r.exit_code == 0 && r.out.data &&
