@@ -57,7 +57,7 @@ t0=$SECONDS
 src="$work/libsandbox-$version"
 mkdir -p "$src"
 git ls-files -z --cached --others --exclude-standard |
-    grep -zvE '^(build[^/]*|debian/(\.debhelper|tmp|files|[^/]*\.substvars|[^/]*\.debhelper\.log|libsandbox0|libsandbox-dev|sandbox|sandbox-bench))/' |
+    grep -zvE '^(build[^/]*|obj-[^/]*|debian/(\.debhelper|tmp|files|[^/]*\.substvars|[^/]*\.debhelper\.log|libsandbox0|libsandbox-dev|sandbox|sandbox-bench))/' |
     xargs -0 cp --parents -t "$src" 2>/dev/null || true
 [[ -f "$src/debian/rules" ]] || die "copying the tree failed"
 log "dpkg-buildpackage -us -uc -b in $src"
