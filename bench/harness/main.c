@@ -110,7 +110,7 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n(see sandbox-bench --help)\n", stderr);
+    fputs("\n(see sandbox-bench COMMAND --help)\n", stderr);
     return 2;
 }
 
