@@ -60,10 +60,13 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
-/* Print CMD's block of USAGE as its own usage; 0 if USAGE has none. */
+/* Print CMD's block of USAGE as its own usage (f NULL: only look);
+ * 0 if USAGE has none. */
 static int command_usage(FILE *f, const char *cmd)
 {
     size_t cl = strlen(cmd);
+    if (cl == 0 || cmd[0] == ' ' || cmd[0] == '-')
+        return 0;
     const char *p = USAGE;
     while ((p = strstr(p, "\n  ")) != NULL) {
         p += 3;
@@ -72,6 +75,8 @@ static int command_usage(FILE *f, const char *cmd)
     }
     if (!p)
         return 0;
+    if (!f)
+        return 1;
     /* The block: its first line, then every line indented further. */
     const char *end = p;
     do {
@@ -100,6 +105,9 @@ static int command_usage(FILE *f, const char *cmd)
     return 1;
 }
 
+/* The subcommand being parsed, for usage_error's pointer to its --help. */
+static const char *usage_cmd;
+
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -110,7 +118,8 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n(see sandbox-bench COMMAND --help)\n", stderr);
+    fprintf(stderr, "\n(see sandbox-bench %s%s--help)\n",
+            usage_cmd ? usage_cmd : "", usage_cmd ? " " : "");
     return 2;
 }
 
@@ -526,6 +535,8 @@ int main(int argc, char **argv)
     }
     if (wants_help(argc - 1, argv + 1) && command_usage(stdout, cmd))
         return 0;
+    if (command_usage(NULL, cmd))
+        usage_cmd = cmd;
     junit_global_init();
     int rc;
     argc--;
