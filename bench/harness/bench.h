@@ -55,7 +55,8 @@ int path_is_file(const char *p);
 int read_file(const char *path, char **data, size_t *len, bench_err *e);
 int write_file(const char *path, const void *data, size_t len, bench_err *e);
 int copy_file(const char *src, const char *dst, bench_err *e);
-/* Copy a directory tree (regular files, dirs, symlinks as files). */
+/* Copy a directory tree: regular files and dirs; symlinks are never
+ * followed and left out. */
 int copy_tree(const char *src, const char *dst, bench_err *e);
 /* Sorted relative paths of the regular files under dir (recursive), skipping
  * names in `skip` (NULL-terminated, matched against the top-level name). */
@@ -198,12 +199,41 @@ void junit_global_cleanup(void);
 int log_append(const char *path, json_t *record, bench_err *e);
 
 /* ---- implement.c ------------------------------------------------------- */
+/* Capture caps (0 in a field: the default below). */
+#define CAPTURE_MAX_FILE_BYTES (8ull << 20)   /* one file */
+#define CAPTURE_MAX_TOTAL_BYTES (64ull << 20) /* the whole tree */
+#define CAPTURE_MAX_ENTRIES 20000u
+#define CAPTURE_MAX_TRANSCRIPT_BYTES ((size_t)16 << 20)
+#define CAPTURE_MAX_USAGE_BYTES ((size_t)1 << 20)
+typedef struct capture_limits {
+    uint64_t max_file_bytes;
+    uint64_t max_total_bytes;
+    size_t max_entries;
+} capture_limits;
+
 typedef struct implement_args {
     const char *out_dir; /* bench output root */
     const char *round;   /* NULL: UTC date (+ -rN if taken) */
-    int sandboxed;       /* -1: config's choice, 0/1: force */
+    int sandboxed;       /* -1: config's choice, 0: --host, 1: --sandboxed */
     int quiet;
+    capture_limits caps; /* zeros: defaults */
 } implement_args;
+
+/* Copy the tree a model wrote (src) into dst without following any
+ * symlink and without reading anything outside src: regular files are
+ * copied (hashed, capped), symlinks recorded with their target text,
+ * special files skipped, any ".git" refused.  Paths in skip (relative)
+ * are left out.  *report gets {files, symlinks, skipped, refused, bytes,
+ * max_file_bytes, max_total_bytes}; *too_large is 1 when a cap cut
+ * something.  -1 only on I/O errors. */
+int capture_tree(const char *src, const char *dst, const capture_limits *lim,
+                 const char *const *skip, json_t **report, int *too_large,
+                 bench_err *e);
+/* Read root/rel, opening every component with O_NOFOLLOW beneath root
+ * (no "..", no symlink anywhere), a regular file of at most max bytes.
+ * 0: read; 1: not there; -1: refused or unreadable (e says why). */
+int read_beneath(const char *root, const char *rel, size_t max, char **data,
+                 size_t *len, bench_err *e);
 
 /* Run argv inside libsandbox with `dir` as /workspace (the config's
  * sandbox image, network and limits); *why gets the end reason. */

@@ -22,8 +22,11 @@ static const char USAGE[] =
     "      validate a task (and a config) and print what was read\n"
     "  implement --task DIR --config FILE (--model NAME ... | --all)\n"
     "            [--round NAME] [--out DIR] [--sandboxed | --host]\n"
-    "      run each model's command in a fresh git worktree holding only\n"
-    "      PROMPT.md and SPEC.md; capture into OUT/runs/TASK/MODEL/ROUND/\n"
+    "            [--max-file-bytes N] [--max-total-bytes N]\n"
+    "      run each model's command in a fresh directory holding only\n"
+    "      PROMPT.md and SPEC.md (no .git); capture into\n"
+    "      OUT/runs/TASK/MODEL/ROUND/ without following symlinks.  A model\n"
+    "      on the host (it can read the hidden tests) needs --host\n"
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
@@ -156,19 +159,41 @@ static int cmd_implement(int argc, char **argv)
     char **models = xcalloc((size_t)argc + 1, sizeof *models);
     size_t n_models = 0;
     int all = 0, sandboxed = -1, quiet = 0;
-    static const struct option lo[] = {{"task", required_argument, 0, 't'},
-                                       {"config", required_argument, 0, 'c'},
-                                       {"model", required_argument, 0, 'm'},
-                                       {"all", no_argument, 0, 'a'},
-                                       {"round", required_argument, 0, 'r'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"sandboxed", no_argument, 0, 's'},
-                                       {"host", no_argument, 0, 'H'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"task", required_argument, 0, 't'},
+        {"config", required_argument, 0, 'c'},
+        {"model", required_argument, 0, 'm'},
+        {"all", no_argument, 0, 'a'},
+        {"round", required_argument, 0, 'r'},
+        {"out", required_argument, 0, 'o'},
+        {"sandboxed", no_argument, 0, 's'},
+        {"host", no_argument, 0, 'H'},
+        {"quiet", no_argument, 0, 'q'},
+        {"max-file-bytes", required_argument, 0, 'F'},
+        {"max-total-bytes", required_argument, 0, 'T'},
+        {0, 0, 0, 0}};
     int c;
+    capture_limits caps = {0, 0, 0};
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
+        case 'F':
+        case 'T': {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || !end || *end || v == 0 || optarg[0] == '-') {
+                free(models);
+                return usage_error(
+                    "--%s \"%s\": fix: give a byte count "
+                    "above 0",
+                    c == 'F' ? "max-file-bytes" : "max-total-bytes", optarg);
+            }
+            if (c == 'F')
+                caps.max_file_bytes = v;
+            else
+                caps.max_total_bytes = v;
+            break;
+        }
         case 't': task_dir = optarg; break;
         case 'c': config = optarg; break;
         case 'm': models[n_models++] = optarg; break;
@@ -223,7 +248,7 @@ static int cmd_implement(int argc, char **argv)
             break;
         }
     }
-    implement_args ia = {abs_out, round, sandboxed, quiet};
+    implement_args ia = {abs_out, round, sandboxed, quiet, caps};
     for (size_t i = 0; i < n_models && rc == 0; i++) {
         const bench_model *m = config_find(&cf, models[i]);
         char *run_dir = NULL;
