@@ -875,7 +875,7 @@ int implement_run(const bench_task *t, const bench_config *c,
                      c->path ? c->path : "config");
         return -1;
     }
-    if (!sandboxed && !a->quiet)
+    if (!sandboxed) /* always, even with --quiet */
         fprintf(stderr,
                 "sandbox-bench: WARNING: --host: %s runs on the host as "
                 "you; it can read the hidden tests in %s and any file you "

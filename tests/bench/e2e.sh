@@ -39,7 +39,7 @@ models=$(cd "$FIX" && ls)
 } > "$OUT/config.json"
 
 "$BENCH" check --task "$TASK" --config "$OUT/config.json"
-"$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all \
+"$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all --host \
     --round r1 --out "$OUT" --quiet > "$OUT/implement.txt"
 
 # The base commit holds only PROMPT.md and SPEC.md: never the hidden tests.
