@@ -144,7 +144,7 @@ static int git_x(const char *gitdir, const char *worktree, const char *index,
         argv[n++] = (char *)cfg[i];
     }
     size_t first = n;
-    for (size_t i = 0; args[i] && i < GIT_MAX_ARGS; i++)
+    for (size_t i = 0; i < GIT_MAX_ARGS && args[i]; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
     proc_result r;
