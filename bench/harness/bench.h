@@ -299,9 +299,10 @@ typedef struct evaluate_args {
     int jobs;
     int keep_scratch;
     int quiet;
-    const char *runtime; /* NULL: libsandbox detects */
-    const char *eval_id; /* NULL: timestamp */
-    long long seed;      /* recorded; SANDBOX_BENCH_SEED in the box */
+    const char *runtime;  /* NULL: libsandbox detects */
+    const char *eval_id;  /* NULL: timestamp */
+    long long seed;       /* recorded; SANDBOX_BENCH_SEED in the box */
+    const char *sign_key; /* private key: sign scorecards; NULL: none */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under

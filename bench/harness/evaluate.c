@@ -605,6 +605,16 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     json_t *doc = aggregate(&cx, n);
     char *rpath = path_join(dir, "results.json");
     rc = json_write_file(rpath, doc, e);
+    /* One signed scorecard per candidate when a key is configured
+     * (--sign-key, or $SANDBOX_BENCH_SIGN_KEY for run-all and replay;
+     * sign.c); they are listed in results.json. */
+    const char *key =
+        a->sign_key ? a->sign_key : getenv("SANDBOX_BENCH_SIGN_KEY");
+    if (rc == 0 && key && key[0]) {
+        rc = scorecards_write(doc, dir, cx.log_path, key, e);
+        if (rc == 0)
+            rc = json_write_file(rpath, doc, e);
+    }
     free(rpath);
     if (rc == 0) {
         *results = doc;

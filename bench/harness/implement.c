@@ -567,6 +567,14 @@ int read_beneath(const char *root, const char *rel, size_t max, char **data,
             bench_seterr(e, "%s: '%s' may not appear in the path", rel, part);
             break;
         }
+        struct stat pst;
+        if (!next && fstatat(fd, part, &pst, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !S_ISREG(pst.st_mode)) {
+            bench_seterr(e, "%s: not a regular file%s", rel,
+                         S_ISLNK(pst.st_mode) ? " (a symlink: never followed)"
+                                              : "");
+            break;
+        }
         int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
                     (next ? O_DIRECTORY : O_NONBLOCK);
         int nfd = openat(fd, part, flags);

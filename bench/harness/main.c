@@ -448,35 +448,19 @@ static int cmd_evaluate(int argc, char **argv)
                 sign_key, strerror(errno));
         goto done;
     }
+    a.sign_key = sign_key;
     if (evaluate_all(&t, cands, n, &a, &results, &eval_dir, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
         rc = 1;
         goto done;
     }
-    if (sign_key) {
-        char *log_path = path_join(abs_out, "log.jsonl");
-        char *rpath = path_join(eval_dir, "results.json");
-        int src = scorecards_write(results, eval_dir, log_path, sign_key, &e);
-        if (src == 0)
-            src = json_write_file(rpath, results, &e);
-        free(log_path);
-        free(rpath);
-        if (src != 0) {
-            fprintf(stderr, "sandbox-bench: signing: %s\n", e.msg);
-            json_decref(results);
-            free(eval_dir);
-            rc = 1;
-            goto done;
-        }
-        if (!a.quiet)
-            fprintf(stderr,
-                    "[evaluate] signed %zu scorecard%s in %s/scorecards\n",
-                    json_array_size(json_object_get(results, "scorecards")),
-                    json_array_size(json_object_get(results, "scorecards")) == 1
-                        ? ""
-                        : "s",
-                    eval_dir);
-    }
+    if (sign_key && !a.quiet)
+        fprintf(stderr, "[evaluate] signed %zu scorecard%s in %s/scorecards\n",
+                json_array_size(json_object_get(results, "scorecards")),
+                json_array_size(json_object_get(results, "scorecards")) == 1
+                    ? ""
+                    : "s",
+                eval_dir);
     if (json_out) {
         json_dumpf(results, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         fputc('\n', stdout);

@@ -461,6 +461,13 @@ int scorecards_write(json_t *results, const char *eval_dir,
             json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "scorecard",
                       "eval_id", jstr(results, "eval_id"), "candidate", label,
                       "card_sha256", ch, "time", "");
+        static const char *const prov[] = {
+            "image_id",    "backend", "libsandbox", "suite_sha256",
+            "task_sha256", "seed",    "task",       NULL};
+        for (size_t k = 0; prov[k]; k++) {
+            json_t *v = json_object_get(results, prov[k]);
+            json_object_set(rec, prov[k], v ? v : json_null());
+        }
         char *ts = iso_time(now_wall());
         json_object_set_new(rec, "time", json_string(ts));
         free(ts);
