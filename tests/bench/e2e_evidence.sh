@@ -35,7 +35,9 @@ unset SANDBOX_BENCH_SIGN_KEY
 OUT=$(mktemp -d /tmp/bench-evidence.XXXXXX)
 TAG=localhost/sandbox-bench-evidence-e2e-$$:pin
 cleanup() {
-    podman untag "$TAG" >/dev/null 2>&1 || true
+    # Only this one name: `podman untag IMAGE` with no name would strip
+    # every name of the image it points at (busybox's or debian's).
+    podman untag "$TAG" "$TAG" >/dev/null 2>&1 || true
     rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -232,4 +234,9 @@ set -e
 grep -q "REFUSED: image .* changed" "$OUT/r3.txt" || { cat "$OUT/r3.txt"; fail "E: unclear refusal"; }
 echo "E: replay matches; refused on a changed suite and on a retagged image"
 [ ! -e "$MARKER" ] || fail "a marker appeared"
+cleanup
+trap - EXIT
+for img in busybox:latest debian:stable-slim; do
+    podman image exists "$img" || fail "the shared image $img lost its name"
+done
 echo "e2e_evidence: OK"
