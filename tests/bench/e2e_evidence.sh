@@ -175,6 +175,17 @@ for l in open(sys.argv[2]):
 PY
 want_id=$(podman image inspect --format '{{.Id}}' "$TAG")
 grep -q "\"image_id\":\"sha256:$want_id\"" "$LOG" || fail "D: image_id is not the engine's ID $want_id"
+# the native backend reports the same engine ID (its rootfs export is keyed
+# by it), when it can run here
+if SANDBOX_CACHE_DIR=$OUT/cache "$BENCH" evaluate --task "$OUT/toy" --out "$OUT/bo" --id native \
+    --runtime native --quiet > /dev/null 2>&1; then
+    grep -q "\"image_id\": \"sha256:$want_id\"" "$OUT/bo/evals/toy/native/results.json" \
+        || fail "D: native image_id is not $want_id"
+    grep -q '"backend": "native"' "$OUT/bo/evals/toy/native/results.json" || fail "D: native backend not recorded"
+    echo "D: native reports the same image ID"
+else
+    echo "D: (native backend unavailable here: its image_id is not checked)"
+fi
 "$BENCH" verify "$LOG" > "$OUT/v.txt" || { cat "$OUT/v.txt"; fail "D: the untouched log does not verify"; }
 n=$(wc -l < "$LOG")
 [ "$n" -ge 4 ] || fail "D: expected at least 4 log lines, got $n"
