@@ -168,8 +168,9 @@ int replay_run(const replay_args *a, char ***diffs, size_t *n_diffs,
     if (!image_id || !backend) {
         bench_seterr(e,
                      "REFUSED: %s records no image_id (a directory rootfs, "
-                     "or an engine that did not say): what ran cannot be "
-                     "pinned, so it is not replayed",
+                     "runs that disagreed on the image, or an engine that "
+                     "did not say): what ran cannot be pinned, so it is "
+                     "not replayed",
                      path);
         rc = 2;
         goto out;
