@@ -694,10 +694,26 @@ json_t *usage_from_stdout(const char *path)
     return found;
 }
 
+static int run_sandboxed(char **argv, size_t argc, const bench_config *c,
+                         const char *wt, const char *out_path,
+                         const char *err_path, proc_result *pr, char **why,
+                         json_t *rec, bench_err *e);
+
 int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
                         const char *wt, const char *out_path,
                         const char *err_path, proc_result *pr, char **why,
                         bench_err *e)
+{
+    return run_sandboxed(argv, argc, c, wt, out_path, err_path, pr, why, NULL,
+                         e);
+}
+
+/* model_run_sandboxed; rec (may be NULL) gets the box's image_id and
+ * backend as sandbox_image_id / sandbox_backend. */
+static int run_sandboxed(char **argv, size_t argc, const bench_config *c,
+                         const char *wt, const char *out_path,
+                         const char *err_path, proc_result *pr, char **why,
+                         json_t *rec, bench_err *e)
 {
     /* The words are quoted for the shell *inside* the box only. */
     size_t cap = 1, len = 0;
@@ -734,6 +750,14 @@ int model_run_sandboxed(char **argv, size_t argc, const bench_config *c,
     pr->timed_out = res.reason == SANDBOX_END_TIMEOUT;
     pr->signal = res.term_signal;
     *why = xstrdup(sandbox_end_name(res.reason));
+    if (rec) {
+        json_object_set_new(rec, "sandbox_image_id",
+                            res.image_id ? json_string(res.image_id)
+                                         : json_null());
+        json_object_set_new(rec, "sandbox_backend",
+                            res.backend ? json_string(res.backend)
+                                        : json_null());
+    }
     if (write_file(out_path, res.out.data, res.out.len, e) != 0 ||
         write_file(err_path, res.err.data, res.err.len, e) != 0) {
         sandbox_result_free(&res);
@@ -759,8 +783,8 @@ int command_run_recorded(char **argv, size_t argc, const bench_config *c,
     int ran;
     memset(&pr, 0, sizeof pr);
     if (sandboxed)
-        ran = model_run_sandboxed(argv, argc, c, dir, out_path, err_path, &pr,
-                                  &how, e);
+        ran = run_sandboxed(argv, argc, c, dir, out_path, err_path, &pr, &how,
+                            rec, e);
     else
         ran = proc_run(argv, dir, out_path, err_path, c->timeout_sec, &pr, e);
     *out = pr;
@@ -1129,6 +1153,39 @@ int implement_run(const bench_task *t, const bench_config *c,
     json_object_set_new(meta, "status", json_string(status));
     if (json_write_file(meta_path, meta, e) != 0)
         goto capture_fail;
+    /* The capture, anchored in the audit log: a later edit of files/ or
+     * meta.json no longer matches a chained record. */
+    {
+        static const char *const sk[] = {"__pycache__", ".pytest_cache", NULL};
+        char suite[65] = "", task_sha[65] = "";
+        bench_err de;
+        digest_tree(t->tests_dir, sk, suite, &de);
+        digest_tree(t->dir, sk, task_sha, &de);
+        char mh[65] = "";
+        digest_file(meta_path, mh, &de);
+        char *ts = iso_time(now_wall());
+        json_t *rec = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, "
+            "s:s, s:n}",
+            "kind", "implement", "time", ts, "task", t->name, "model", m->name,
+            "round", round, "status", status, "candidate_sha256", hex,
+            "meta_sha256", mh, "capture_commit",
+            json_string_value(json_object_get(meta, "capture_commit")),
+            "sandboxed", sandboxed, "libsandbox", sandbox_version(),
+            "suite_sha256", suite, "task_sha256", task_sha, "seed");
+        free(ts);
+        json_t *iid = json_object_get(meta, "sandbox_image_id");
+        json_t *be = json_object_get(meta, "sandbox_backend");
+        json_object_set(rec, "image_id", iid ? iid : json_null());
+        json_object_set(rec, "backend", be ? be : json_string("host"));
+        char *log_path = path_join(a->out_dir, "log.jsonl");
+        bench_err le;
+        if (!rec || log_append(log_path, rec, &le) != 0)
+            fprintf(stderr, "sandbox-bench: %s\n",
+                    rec ? le.msg : "internal: implement log record");
+        free(log_path);
+        json_decref(rec);
+    }
     if (!a->quiet)
         fprintf(stderr,
                 "[implement] %s/%s round %s: %s (exit %d, %.1f s) "

@@ -113,7 +113,8 @@ winners = [c["label"] for c in doc["candidates"]
 assert winners == ["correct/r1"], winners
 # the log: one line per run, with digests that match the captured files
 lines = [json.loads(l) for l in open(os.path.join(out, "log.jsonl"))]
-ev = [l for l in lines if l["eval_id"] == "e2e"]
+ev = [l for l in lines
+      if l.get("kind") == "evaluation" and l.get("eval_id") == "e2e"]
 assert len(ev) == len(by), len(ev)
 for l in ev:
     meta = json.load(open(os.path.join(out, "runs/sandbox", l["candidate"], "meta.json")))

@@ -131,6 +131,20 @@ check_run "$OUT/bo/runs/toy/evil/boxed"
 git -C "$OUT/bo/repos/toy" ls-tree -r run/toy/evil/boxed | grep -q '^120000 blob .*	secret-link$' \
     || fail "B: the branch does not hold secret-link as a symlink"
 [ ! -e "$OUT/bo/worktrees/toy-evil-boxed" ] || fail "B: the model's tree was left behind"
+python3 - "$OUT/bo" <<'PY'
+import hashlib, json, os, sys
+out = sys.argv[1]
+meta_path = os.path.join(out, "runs/toy/evil/boxed/meta.json")
+meta = json.load(open(meta_path))
+recs = [json.loads(l) for l in open(os.path.join(out, "log.jsonl"))]
+imp = [r for r in recs if r["kind"] == "implement"]
+assert len(imp) == 1, imp
+r = imp[0]
+assert r["candidate_sha256"] == meta["candidate_sha256"]
+assert r["meta_sha256"] == hashlib.sha256(open(meta_path, "rb").read()).hexdigest()
+assert r["backend"] == "podman" and r["image_id"].startswith("sha256:"), r
+assert meta["sandbox_image_id"] == r["image_id"]
+PY
 echo "B: sandboxed implement: no marker, no host byte, .git refused, links recorded"
 
 # ---- C. host mode ----------------------------------------------------------
