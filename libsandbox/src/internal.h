@@ -208,6 +208,8 @@ SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
 SBX_HIDDEN unsigned sbx_native_gc(void);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
+/* image_id.c: set res->image_id after a run (NULL when unknown). */
+SBX_HIDDEN void sbx_fill_image_id(const sbx_plan *plan, sandbox_result *res);
 /* Set res->message (takes ownership of msg; NULL allowed). */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
 
