@@ -36,7 +36,7 @@ SBX_HIDDEN unsigned sbx_cgroup_sweep(double min_age_sec);
 SBX_HIDDEN void sbx_cgroup_destroy(sbx_cgroup *cg);
 
 /* ---- seccomp.c ------------------------------------------------------- */
-/* Build the deny-list filter as a classic BPF program (malloc'd). */
+/* Build policy.c's allow-list as a classic BPF program (malloc'd). */
 SBX_HIDDEN int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e);
 
 /* ---- rootfs.c -------------------------------------------------------- */
