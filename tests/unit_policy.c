@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/wait.h>
 #ifdef SBX_TEST_SECCOMP
 #include <seccomp.h>
@@ -508,6 +509,71 @@ START_TEST(test_profile_concurrent)
 }
 END_TEST
 
+/* A caller that is not root (run as root: a child drops to nobody):
+ * $XDG_RUNTIME_DIR/libsandbox when that is private, else
+ * /tmp/libsandbox-<uid>; a directory another user made there is refused
+ * with the fix in the message. */
+#define NOBODY 65534
+
+static void as_nobody(const char *xdg, const char *want_prefix, bool ok)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char p[4096];
+        sbx_err e = {0};
+        if (xdg != NULL)
+            setenv("XDG_RUNTIME_DIR", xdg, 1);
+        else
+            unsetenv("XDG_RUNTIME_DIR");
+        if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+            _exit(3);
+        int rc = sbx_seccomp_profile_path(p, sizeof p, &e);
+        if (!ok)
+            _exit(rc < 0 && strstr(e.msg, "XDG_RUNTIME_DIR") != NULL ? 0 : 4);
+        if (rc != 0 || strncmp(p, want_prefix, strlen(want_prefix)) != 0 ||
+            access(p, R_OK) != 0)
+            _exit(5);
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "nobody, XDG_RUNTIME_DIR=%s: status %d", xdg ? xdg : "-",
+                  WEXITSTATUS(st));
+}
+
+START_TEST(test_profile_unprivileged)
+{
+    if (geteuid() != 0)
+        return; /* needs root to become another user */
+    char xdg[] = "/tmp/sbx-xdg-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(xdg));
+    ck_assert_int_eq(chown(xdg, NOBODY, NOBODY), 0);
+    char want[160];
+    snprintf(want, sizeof want, "%s/libsandbox/seccomp-", xdg);
+    as_nobody(xdg, want, true);
+    /* A group/other-accessible XDG_RUNTIME_DIR is not used. */
+    ck_assert_int_eq(chmod(xdg, 0755), 0);
+    char tmpdir[64];
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/libsandbox-%d", NOBODY);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(want, sizeof want, "%s/seccomp-", tmpdir);
+    as_nobody(xdg, want, true);
+    as_nobody(NULL, want, true);
+    /* Someone else's directory at that name is refused. */
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(mkdir(tmpdir, 0777), 0);
+    ck_assert_int_eq(chmod(tmpdir, 0777), 0);
+    as_nobody(NULL, NULL, false);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", xdg);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("policy");
@@ -530,6 +596,7 @@ int main(void)
     tcase_add_test(tf, test_profile_path);
     tcase_add_test(tf, test_profile_tampered);
     tcase_add_test(tf, test_profile_concurrent);
+    tcase_add_test(tf, test_profile_unprivileged);
     suite_add_tcase(s, tf);
     return tu_run(s);
 }

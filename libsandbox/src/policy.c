@@ -427,7 +427,7 @@ int sbx_policy_foreach(sbx_policy_fn fn, void *ctx)
 #elif defined(__aarch64__)
 #define SBX_SCMP_ARCH "SCMP_ARCH_AARCH64"
 #else
-#define SBX_SCMP_ARCH NULL
+#define SBX_SCMP_ARCH ""
 #endif
 
 typedef struct json_out {
@@ -520,7 +520,7 @@ int sbx_policy_json(char **json, size_t *len, sbx_err *e)
 {
     json_out o = {.first = true};
     *json = NULL;
-    if (SBX_SCMP_ARCH == NULL)
+    if (SBX_SCMP_ARCH[0] == '\0')
         return sbx_fail(e, SANDBOX_ERUNTIME,
                         "no seccomp profile for this architecture: "
                         "libsandbox knows x86_64 and aarch64");
@@ -582,7 +582,10 @@ static int open_private_dir(const char *parent, const char *name, mode_t mode,
         close(dfd);
         return sbx_fail(e, SANDBOX_EIO,
                         "%s/%s must be owned by uid %ld and not writable by "
-                        "others (mode %03o or stricter): remove it and retry",
+                        "others (mode %03o or stricter) to hold the seccomp "
+                        "profile: remove it (it may be another user's: ask "
+                        "its owner or root), or set XDG_RUNTIME_DIR to a "
+                        "private directory",
                         parent, name, (long)geteuid(), (unsigned)(mode & 0777));
     }
     return dfd;
