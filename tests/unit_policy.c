@@ -13,6 +13,9 @@
 #include <grp.h>
 #include <sys/wait.h>
 #ifdef SBX_TEST_SECCOMP
+#include "native/native.h"
+
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #endif
 
@@ -392,6 +395,117 @@ START_TEST(test_names_resolve_x86_64)
 END_TEST
 #endif
 
+#ifdef SBX_TEST_SECCOMP
+/* The compiled filter: the cache holds exactly what libseccomp compiles,
+ * and a damaged, foreign or symlinked cache file is never used. */
+static char *cache_file(void)
+{
+    sbx_err e = {0};
+    char dir[4096];
+    int dfd = sbx_policy_dir(dir, sizeof dir, &e);
+    ck_assert_int_ge(dfd, 0);
+    close(dfd);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    char *found = NULL;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "filter-", 7) == 0 &&
+            strstr(de->d_name, ".tmp") == NULL) {
+            ck_assert_msg(found == NULL, "two filters in %s", dir);
+            found = tu_path(dir, de->d_name);
+        }
+    closedir(d);
+    return found;
+}
+
+static void assert_build_is_compile(void)
+{
+    sbx_err e = {0};
+    struct sock_fprog a, b;
+    ck_assert_msg(sbx_seccomp_compile(&a, &e) == 0, "%s", e.msg);
+    ck_assert_msg(sbx_seccomp_build(&b, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert(memcmp(a.filter, b.filter, a.len * sizeof *a.filter) == 0);
+    free(a.filter);
+    free(b.filter);
+}
+
+START_TEST(test_filter_cache)
+{
+    /* Start from no cache (files of other library builds included). */
+    char *old;
+    while ((old = cache_file()) != NULL) {
+        ck_assert_int_eq(unlink(old), 0);
+        free(old);
+    }
+    assert_build_is_compile(); /* compiled, stored */
+    char *f = cache_file();
+    ck_assert_ptr_nonnull(f);
+    assert_build_is_compile(); /* loaded */
+
+    /* One instruction changed: the checksum refuses it. */
+    size_t len = 0;
+    char *data = tu_read_file(f, &len);
+    ck_assert_uint_gt(len, 64);
+    data[len - 9] ^= 0x01;
+    FILE *w = fopen(f, "w");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_uint_eq(fwrite(data, 1, len, w), len);
+    ck_assert_int_eq(fclose(w), 0);
+    free(data);
+    assert_build_is_compile();
+
+    /* Someone else's file, or group-writable: not used, replaced. */
+    ck_assert_int_eq(chown(f, 65534, 65534), 0);
+    assert_build_is_compile();
+    struct stat st;
+    ck_assert_int_eq(stat(f, &st), 0);
+    ck_assert_uint_eq(st.st_uid, geteuid());
+    ck_assert_int_eq(chmod(f, 0666), 0);
+    assert_build_is_compile();
+    ck_assert_int_eq(stat(f, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0644);
+
+    /* A symlink at the name is not followed. */
+    char *dir = tu_mkdtemp();
+    char *target = tu_path(dir, "target");
+    tu_write_file(target, "untouched", 0644);
+    ck_assert_int_eq(unlink(f), 0);
+    ck_assert_int_eq(symlink(target, f), 0);
+    assert_build_is_compile();
+    ck_assert_int_eq(lstat(f, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    char *t = tu_read_file(target, NULL);
+    ck_assert_str_eq(t, "untouched");
+    free(t);
+    free(target);
+    tu_rmtree(dir);
+    free(f);
+}
+END_TEST
+
+/* The prefix answers ENOSYS only above the table's highest number, for the
+ * native arch, and leaves x32 numbers to libseccomp. */
+START_TEST(test_filter_enosys_prefix)
+{
+    sbx_err e = {0};
+    struct sock_fprog p;
+    ck_assert_int_eq(sbx_seccomp_compile(&p, &e), 0);
+    ck_assert_uint_gt(p.len, 6);
+    ck_assert_uint_eq(p.filter[1].k, seccomp_arch_native());
+    ck_assert_uint_eq(p.filter[3].k, 0x40000000u);
+    /* The highest syscall of the table on x86_64 is fchmodat2 (452). */
+#if defined(__x86_64__)
+    ck_assert_uint_eq(p.filter[4].k, 452);
+#endif
+    ck_assert_uint_eq(p.filter[5].k, SECCOMP_RET_ERRNO | ENOSYS);
+    free(p.filter);
+}
+END_TEST
+
+#endif
+
 /* ---- the profile file ---------------------------------------------------- */
 
 static char *policy_text(size_t *len)
@@ -589,6 +703,7 @@ int main(void)
     tcase_add_test(tc, test_personality);
 #ifdef SBX_TEST_SECCOMP
     tcase_add_test(tc, test_names_resolve_x86_64);
+    tcase_add_test(tc, test_filter_enosys_prefix);
 #endif
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("file");
@@ -597,6 +712,9 @@ int main(void)
     tcase_add_test(tf, test_profile_tampered);
     tcase_add_test(tf, test_profile_concurrent);
     tcase_add_test(tf, test_profile_unprivileged);
+#ifdef SBX_TEST_SECCOMP
+    tcase_add_test(tf, test_filter_cache);
+#endif
     suite_add_tcase(s, tf);
     return tu_run(s);
 }

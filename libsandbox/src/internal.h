@@ -232,6 +232,22 @@ SBX_HIDDEN int sbx_policy_json(char **json, size_t *len, sbx_err *e);
  * for root, $XDG_RUNTIME_DIR/libsandbox/... or /tmp/libsandbox-<uid>/...
  * for others (docs/seccomp.md). */
 SBX_HIDDEN int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e);
+/* The private directory of the profile (and the native backend's compiled
+ * filter): /run/libsandbox (root), $XDG_RUNTIME_DIR/libsandbox or
+ * /tmp/libsandbox-<uid>; created if missing, refused unless it is a real
+ * directory owned by the caller that others cannot write.  Returns an
+ * O_DIRECTORY fd and writes its path into path. */
+SBX_HIDDEN int sbx_policy_dir(char *path, size_t n, sbx_err *e);
+/* Read dfd/name (at most cap bytes) when it is a regular file (not a
+ * symlink) owned by the caller that others cannot write; 0 or -1. */
+SBX_HIDDEN int sbx_policy_read(int dfd, const char *name, void *buf, size_t cap,
+                               size_t *len);
+/* Atomically publish data as dfd/name, mode 0644 (O_EXCL temporary, then
+ * rename over the name, which never follows a symlink); 0 or -errno. */
+SBX_HIDDEN int sbx_policy_publish(int dfd, const char *name, const void *data,
+                                  size_t len);
+#define SBX_FNV_INIT 0xcbf29ce484222325ULL
+SBX_HIDDEN uint64_t sbx_fnv1a64(uint64_t h, const void *p, size_t n);
 /* Native backend only (native/seccomp.c): the policy's names libseccomp
  * cannot resolve on this architecture, comma-separated (they stay denied);
  * returns how many. */

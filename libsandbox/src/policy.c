@@ -545,13 +545,13 @@ int sbx_policy_json(char **json, size_t *len, sbx_err *e)
 
 /* ---- the profile file ---------------------------------------------------- */
 
-/* FNV-1a, 64 bits: names the file after its content.  Not a security
+/* FNV-1a, 64 bits: names files after their content.  Not a security
  * boundary (the directory is): a reused file is compared byte for byte. */
-static uint64_t fnv1a(const char *s, size_t n)
+uint64_t sbx_fnv1a64(uint64_t h, const void *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *s = p;
     for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
+        h ^= s[i];
         h *= 0x100000001b3ULL;
     }
     return h;
@@ -591,10 +591,7 @@ static int open_private_dir(const char *parent, const char *name, mode_t mode,
     return dfd;
 }
 
-/* The profile's directory: /run/libsandbox for root, else
- * $XDG_RUNTIME_DIR/libsandbox when that is a private directory of ours,
- * else /tmp/libsandbox-<uid>.  Writes dir's path into path. */
-static int profile_dir(char *path, size_t n, sbx_err *e)
+int sbx_policy_dir(char *path, size_t n, sbx_err *e)
 {
     const char *parent = NULL, *name = NULL;
     char tmpname[64];
@@ -607,7 +604,7 @@ static int profile_dir(char *path, size_t n, sbx_err *e)
     } else {
         const char *x = getenv("XDG_RUNTIME_DIR");
         struct stat st;
-        if (x != NULL && x[0] == '/' && strlen(x) < n - 32 &&
+        if (x != NULL && x[0] == '/' && strlen(x) + 32 < n &&
             lstat(x, &st) == 0 && S_ISDIR(st.st_mode) &&
             st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
             parent = x;
@@ -630,74 +627,53 @@ static int profile_dir(char *path, size_t n, sbx_err *e)
     return dfd;
 }
 
-/* Does dfd/name hold exactly json, in a file only we can change? */
-static bool same_file(int dfd, const char *name, const char *json, size_t len)
+int sbx_policy_read(int dfd, const char *name, void *buf, size_t cap,
+                    size_t *len)
 {
     sbx_autoclose int fd =
         openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
-        st.st_size != (off_t)len)
-        return false;
-    sbx_autofree char *buf = malloc(len + 1);
-    if (buf == NULL)
-        return false;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
+        st.st_uid != geteuid() || (st.st_mode & 022) != 0 || st.st_size < 0 ||
+        (uint64_t)st.st_size > cap)
+        return -1;
+    size_t want = (size_t)st.st_size, got = 0;
+    while (got < want) {
+        ssize_t r = read(fd, (char *)buf + got, want - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return false;
+            return -1;
         got += (size_t)r;
     }
-    return memcmp(buf, json, len) == 0;
+    *len = got;
+    return 0;
 }
 
-int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e)
+int sbx_policy_publish(int dfd, const char *name, const void *data, size_t len)
 {
-    sbx_autofree char *json = NULL;
-    size_t len = 0;
-    char dir[4096], name[64], tmp[160];
-    int rc;
-
-    if ((rc = sbx_policy_json(&json, &len, e)) < 0)
-        return rc;
-    snprintf(name, sizeof name, "seccomp-%016llx.json",
-             (unsigned long long)fnv1a(json, len));
-    sbx_autoclose int dfd = profile_dir(dir, sizeof dir, e);
-    if (dfd < 0)
-        return dfd;
-    int plen = snprintf(buf, n, "%s/%s", dir, name);
-    if (plen < 0 || (size_t)plen >= n)
-        return sbx_fail(e, SANDBOX_EINVAL, "seccomp profile path too long");
-    if (same_file(dfd, name, json, len))
-        return 0;
-
-    /* Write a private temporary name, then rename over: concurrent callers
-     * each publish a complete file, and the last rename wins (they are
-     * identical). */
+    char tmp[160];
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        rnd ^= (uint64_t)(uintptr_t)&rnd ^ (uint64_t)sbx_now();
-    snprintf(tmp, sizeof tmp, ".%s.%ld.%016llx.tmp", name, (long)getpid(),
-             (unsigned long long)rnd);
+        rnd ^= (uint64_t)(uintptr_t)&rnd ^ (uint64_t)(sbx_now() * 1e9);
+    int w = snprintf(tmp, sizeof tmp, ".%s.%ld.%016llx.tmp", name,
+                     (long)getpid(), (unsigned long long)rnd);
+    if (w < 0 || (size_t)w >= sizeof tmp)
+        return -ENAMETOOLONG;
     int fd = openat(dfd, tmp,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
-        return sbx_fail_errno(e, SANDBOX_EIO, errno, "creating %s/%s", dir,
-                              tmp);
+        return -errno;
     size_t off = 0;
     int err = 0;
     while (off < len && err == 0) {
-        ssize_t w = write(fd, json + off, len - off);
-        if (w < 0 && errno == EINTR)
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            err = w < 0 ? errno : EIO;
+        if (n <= 0)
+            err = n < 0 ? errno : EIO;
         else
-            off += (size_t)w;
+            off += (size_t)n;
     }
     /* Readable by the engine client whatever the caller's umask. */
     if (err == 0 && fchmod(fd, 0644) < 0)
@@ -706,9 +682,38 @@ int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e)
         err = errno;
     if (err == 0 && renameat(dfd, tmp, dfd, name) < 0)
         err = errno;
-    if (err != 0) {
+    if (err != 0)
         unlinkat(dfd, tmp, 0);
-        return sbx_fail_errno(e, SANDBOX_EIO, err, "writing %s", buf);
-    }
+    return -err;
+}
+
+int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e)
+{
+    sbx_autofree char *json = NULL;
+    sbx_autofree char *old = NULL;
+    size_t len = 0, old_len = 0;
+    char dir[4096], name[64];
+    int rc;
+
+    if ((rc = sbx_policy_json(&json, &len, e)) < 0)
+        return rc;
+    snprintf(name, sizeof name, "seccomp-%016llx.json",
+             (unsigned long long)sbx_fnv1a64(SBX_FNV_INIT, json, len));
+    sbx_autoclose int dfd = sbx_policy_dir(dir, sizeof dir, e);
+    if (dfd < 0)
+        return dfd;
+    int plen = snprintf(buf, n, "%s/%s", dir, name);
+    if (plen < 0 || (size_t)plen >= n)
+        return sbx_fail(e, SANDBOX_EINVAL, "seccomp profile path too long");
+    /* Reuse a file of ours holding exactly this profile. */
+    if ((old = malloc(len)) == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (sbx_policy_read(dfd, name, old, len, &old_len) == 0 && old_len == len &&
+        memcmp(old, json, len) == 0)
+        return 0;
+    /* Concurrent callers each publish a complete file; the last rename
+     * wins (they are identical). */
+    if ((rc = sbx_policy_publish(dfd, name, json, len)) < 0)
+        return sbx_fail_errno(e, SANDBOX_EIO, -rc, "writing %s", buf);
     return 0;
 }

@@ -101,7 +101,7 @@ static void enosys_stub(struct sock_filter *f, uint32_t arch, uint32_t max_nr)
     memcpy(f, stub, sizeof stub);
 }
 
-int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e)
+int sbx_seccomp_compile(struct sock_fprog *prog, sbx_err *e)
 {
     add_ctx c = {seccomp_init(SCMP_ACT_ERRNO(SBX_POLICY_DEFAULT_ERRNO)), 0};
     int rc, fd = -1;
@@ -152,4 +152,116 @@ int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e)
     prog->filter = f;
     prog->len = (unsigned short)(n + SBX_ENOSYS_STUB);
     return 0;
+}
+
+/* ---- the compiled filter, cached next to the profile ------------------
+ * libseccomp needs about a millisecond to compile ~300 syscalls and their
+ * argument rules, which is a fifth of a native run's start-up.  The BPF is
+ * a pure function of the policy, the numbers libseccomp resolves its
+ * names to, libseccomp's version and the architecture, so it is kept in the
+ * profile's private directory (sbx_policy_dir: only the caller can write it;
+ * the box never sees it), named after that key, with a header that must match
+ * before it is used. Any doubt (missing, foreign owner, wrong size, key or
+ * checksum) means compiling again; failing to store it is not an error. */
+#define SBX_BPF_FORMAT 1u /* bump whenever the filter is built differently */
+#define SBX_BPF_MAGIC "SBXBPF01"
+
+typedef struct bpf_header {
+    char magic[8];
+    uint64_t key;
+    uint32_t count, check;
+} bpf_header;
+
+static int hash_rule(const sbx_scmp_rule *r, void *ctx)
+{
+    uint64_t *h = ctx;
+    /* The number libseccomp resolves the name to is part of the key: a
+     * patched libseccomp of the same version may know more names. */
+    uint64_t v[3 + 4 * 2] = {(uint64_t)r->errno_ret, r->n_args,
+                             (uint64_t)(int64_t)resolve(r->name)};
+    for (unsigned i = 0; i < r->n_args && i < 2; i++) {
+        v[3 + 4 * i] = r->args[i].index;
+        v[4 + 4 * i] = (uint64_t)r->args[i].op;
+        v[5 + 4 * i] = r->args[i].value;
+        v[6 + 4 * i] = r->args[i].value2;
+    }
+    *h = sbx_fnv1a64(*h, r->name, strlen(r->name) + 1);
+    *h = sbx_fnv1a64(*h, v, sizeof v);
+    return 0;
+}
+
+static uint64_t filter_key(void)
+{
+    const struct scmp_version *ver = seccomp_version();
+    uint64_t h = SBX_FNV_INIT;
+    uint32_t v[6] = {SBX_BPF_FORMAT,       seccomp_arch_native(),
+                     ver ? ver->major : 0, ver ? ver->minor : 0,
+                     ver ? ver->micro : 0, SBX_POLICY_DEFAULT_ERRNO};
+    h = sbx_fnv1a64(h, v, sizeof v);
+    sbx_policy_foreach(hash_rule, &h);
+    return h;
+}
+
+static uint32_t filter_check(const struct sock_filter *f, size_t n)
+{
+    return (uint32_t)sbx_fnv1a64(SBX_FNV_INIT, f, n * sizeof *f);
+}
+
+static int load_cached(int dfd, const char *name, uint64_t key,
+                       struct sock_fprog *prog)
+{
+    const size_t cap = sizeof(bpf_header) + BPF_MAXINSNS * 8;
+    sbx_autofree char *buf = malloc(cap);
+    size_t len = 0;
+    bpf_header h;
+    if (buf == NULL || sbx_policy_read(dfd, name, buf, cap, &len) < 0 ||
+        len < sizeof h)
+        return -1;
+    memcpy(&h, buf, sizeof h);
+    size_t n = h.count;
+    if (memcmp(h.magic, SBX_BPF_MAGIC, 8) != 0 || h.key != key || n == 0 ||
+        n > BPF_MAXINSNS || len != sizeof h + n * sizeof(struct sock_filter))
+        return -1;
+    struct sock_filter *f = malloc(n * sizeof *f);
+    if (f == NULL)
+        return -1;
+    memcpy(f, buf + sizeof h, n * sizeof *f);
+    if (filter_check(f, n) != h.check) {
+        free(f);
+        return -1;
+    }
+    prog->filter = f;
+    prog->len = (unsigned short)n;
+    return 0;
+}
+
+static void store_cached(int dfd, const char *name, uint64_t key,
+                         const struct sock_fprog *prog)
+{
+    size_t body = (size_t)prog->len * sizeof *prog->filter;
+    bpf_header h = {.key = key, .count = prog->len};
+    memcpy(h.magic, SBX_BPF_MAGIC, 8);
+    h.check = filter_check(prog->filter, prog->len);
+    sbx_autofree char *buf = malloc(sizeof h + body);
+    if (buf == NULL)
+        return;
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, prog->filter, body);
+    (void)sbx_policy_publish(dfd, name, buf, sizeof h + body);
+}
+
+int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e)
+{
+    char dir[4096], name[64];
+    sbx_err ignored = {0};
+    uint64_t key = filter_key();
+    snprintf(name, sizeof name, "filter-%016llx.bpf", (unsigned long long)key);
+    memset(prog, 0, sizeof *prog);
+    sbx_autoclose int dfd = sbx_policy_dir(dir, sizeof dir, &ignored);
+    if (dfd >= 0 && load_cached(dfd, name, key, prog) == 0)
+        return 0;
+    int rc = sbx_seccomp_compile(prog, e);
+    if (rc == 0 && dfd >= 0)
+        store_cached(dfd, name, key, prog);
+    return rc;
 }
