@@ -39,6 +39,7 @@ static const probe probes[] = {
     {"inet6", "ok", "ok"},
     {"unix", "ok", "ok"},
     {"unshare_user", "EPERM", "ok"},
+    {"tiocsti_fcntl", "EPERM", "ok"},
     {"tiocsti", "EPERM", "ok"},
     {"tiocsti_high_bits", "EPERM", "ok"},
     {"tioclinux", "EPERM", "ok"},
@@ -55,6 +56,8 @@ static const probe probes[] = {
     {"ptrace_traceme", "EPERM", "ok"},
     {"cachestat", "EPERM", "ok"},
     {"mseal", "ENOSYS", "ok"},
+    {"clone3", "ENOSYS", "ok"},
+    {"openat2", "ENOSYS", "ok"},
     {"i386_abi", "SIGSYS", "ok"},
     {"fork", "ok", "ok"},
     {"thread", "ok", "ok"},
@@ -160,6 +163,25 @@ START_TEST(test_shells_work)
 }
 END_TEST
 
+/* util-linux's unshare(1): lands on the host, refused in the box. */
+START_TEST(test_unshare_command)
+{
+    ck_assert_msg(system("unshare -U true") == 0,
+                  "control: unshare -U must work on the host");
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "debian:stable-slim", "unshare -U true; echo rc=$?");
+    ck_assert_int_eq(sandbox_result_init(&r, sizeof r), 0);
+    ck_assert_int_eq(sandbox_run(&o, &r), 0);
+    ck_assert_msg(strstr(r.out.data, "rc=0") == NULL &&
+                      strstr(r.out.data, "rc=") != NULL,
+                  "%s%s", r.out.data, r.err.data);
+    ck_assert_msg(strstr(r.err.data, "Operation not permitted") != NULL, "%s",
+                  r.err.data);
+    sandbox_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_pytest_works)
 {
     char dir[] = "/tmp/sbx-seccomp-XXXXXX";
@@ -206,6 +228,7 @@ int main(void)
     tcase_add_test(tc, test_probes_land_on_host);
     tcase_add_test(tc, test_probes_refused_in_box);
     tcase_add_test(tc, test_shells_work);
+    tcase_add_test(tc, test_unshare_command);
     tcase_add_test(tc, test_pytest_works);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -40,6 +40,9 @@ SBX_HIDDEN void sbx_cgroup_destroy(sbx_cgroup *cg);
  * the cache in sbx_policy_dir() when it holds this exact filter, else
  * compiled (and cached). */
 SBX_HIDDEN int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e);
+/* The cache file's name (in sbx_policy_dir()) for this filter; returns
+ * its key. */
+SBX_HIDDEN uint64_t sbx_seccomp_cache_name(char *name, size_t n);
 /* Compile it with libseccomp, no cache. */
 SBX_HIDDEN int sbx_seccomp_compile(struct sock_fprog *prog, sbx_err *e);
 

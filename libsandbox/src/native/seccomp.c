@@ -250,12 +250,18 @@ static void store_cached(int dfd, const char *name, uint64_t key,
     (void)sbx_policy_publish(dfd, name, buf, sizeof h + body);
 }
 
+uint64_t sbx_seccomp_cache_name(char *name, size_t n)
+{
+    uint64_t key = filter_key();
+    snprintf(name, n, "filter-%016llx.bpf", (unsigned long long)key);
+    return key;
+}
+
 int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e)
 {
     char dir[4096], name[64];
     sbx_err ignored = {0};
-    uint64_t key = filter_key();
-    snprintf(name, sizeof name, "filter-%016llx.bpf", (unsigned long long)key);
+    uint64_t key = sbx_seccomp_cache_name(name, sizeof name);
     memset(prog, 0, sizeof *prog);
     sbx_autoclose int dfd = sbx_policy_dir(dir, sizeof dir, &ignored);
     if (dfd >= 0 && load_cached(dfd, name, key, prog) == 0)
