@@ -38,6 +38,8 @@ static const probe probes[] = {
     {"inet", "ok", "ok"},
     {"inet6", "ok", "ok"},
     {"unix", "ok", "ok"},
+    {"socketpair_vsock", "EPERM", "ok"},
+    {"socketpair_unix", "ok", "ok"},
     {"unshare_user", "EPERM", "ok"},
     {"tiocsti_fcntl", "EPERM", "ok"},
     {"tiocsti", "EPERM", "ok"},
