@@ -24,9 +24,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-/* Allowed with any arguments.  Names only x86_64 (and aarch64, where the
- * legacy ones do not exist and are skipped) knows; no 32-bit multiplexers
- * (socketcall, ipc): they would bypass the socket() family rule. */
+/* Allowed with any arguments, spelled as x86_64 names them (aarch64 lacks
+ * the legacy ones, which are then skipped).  No 32-bit-only names and no
+ * multiplexers (socketcall, ipc): they would bypass the argument rules. */
 static const char *const allowed[] = {"accept",
                                       "accept4",
                                       "access",
