@@ -14,7 +14,8 @@
 
 typedef struct add_ctx {
     scmp_filter_ctx ctx;
-    uint32_t max_nr; /* highest syscall number of the policy */
+    uint32_t max_nr;    /* highest syscall number of the policy */
+    const char *failed; /* the rule libseccomp refused */
 } add_ctx;
 
 /* The policy's name on this architecture, or -1 when libseccomp does not
@@ -44,7 +45,10 @@ static int add_rule(const sbx_scmp_rule *r, void *vctx)
     }
     uint32_t action = r->errno_ret != 0 ? SCMP_ACT_ERRNO((uint32_t)r->errno_ret)
                                         : SCMP_ACT_ALLOW;
-    return seccomp_rule_add_array(c->ctx, action, nr, r->n_args, cmp);
+    int rc = seccomp_rule_add_array(c->ctx, action, nr, r->n_args, cmp);
+    if (rc < 0)
+        c->failed = r->name;
+    return rc;
 }
 
 typedef struct unresolved_ctx {
@@ -82,7 +86,7 @@ size_t sbx_seccomp_unresolved(char *buf, size_t n)
 /* Syscalls numbered above every syscall of the policy answer ENOSYS
  * instead of EPERM, as runc's filter does for the podman and docker
  * backends: libc treats ENOSYS as "old kernel" and falls back.  A prefix
- * of five instructions before libseccomp's program (whose jumps are
+ * of six instructions before libseccomp's program (whose jumps are
  * relative, so it is unchanged); other ABIs (x32: bit 30 of the number,
  * i386: another arch) go straight to libseccomp, which kills them. */
 #define SBX_X32_BIT 0x40000000u
@@ -103,7 +107,8 @@ static void enosys_stub(struct sock_filter *f, uint32_t arch, uint32_t max_nr)
 
 int sbx_seccomp_compile(struct sock_fprog *prog, sbx_err *e)
 {
-    add_ctx c = {seccomp_init(SCMP_ACT_ERRNO(SBX_POLICY_DEFAULT_ERRNO)), 0};
+    add_ctx c = {seccomp_init(SCMP_ACT_ERRNO(SBX_POLICY_DEFAULT_ERRNO)), 0,
+                 NULL};
     int rc, fd = -1;
 
     memset(prog, 0, sizeof *prog);
@@ -121,7 +126,9 @@ int sbx_seccomp_compile(struct sock_fprog *prog, sbx_err *e)
     if (rc < 0) {
         seccomp_release(c.ctx);
         return sbx_fail_errno(e, SANDBOX_EIO, -rc,
-                              "building the seccomp filter");
+                              "building the seccomp filter (rule for %s; is "
+                              "libseccomp >= 2.5 installed?)",
+                              c.failed ? c.failed : "its attributes");
     }
     /* libseccomp 2.5 exports BPF only to an fd: go through a memfd. */
     fd = memfd_create("sandbox-seccomp", MFD_CLOEXEC);
