@@ -48,6 +48,20 @@ static char **run_argv(const sandbox_opts *o, sbx_plan *plan)
     return argv;
 }
 
+/* "--security-opt=seccomp=<path>": the shared profile, written once. */
+static char seccomp_arg[4200];
+static const char *expected_seccomp(void)
+{
+    sbx_err e = {0};
+    char path[4096];
+    ck_assert_msg(sbx_seccomp_profile_path(path, sizeof path, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_ptr_nonnull(strstr(path, "/seccomp-"));
+    snprintf(seccomp_arg, sizeof seccomp_arg, "--security-opt=seccomp=%s",
+             path);
+    return seccomp_arg;
+}
+
 static char *expected_cpus(double want)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -74,11 +88,11 @@ START_TEST(test_defaults_argv)
 
     ck_assert_str_eq(p.runtime_path, podman);
     ck_assert_int_eq(p.kind, SBX_RT_PODMAN);
-    tu_assert_argv(argv, podman, "run", "--rm", "--pull=missing",
-                   "--network=none", "--memory=2g", "--pids-limit=512",
-                   cpus_arg, "--cap-drop=ALL",
-                   "--security-opt=no-new-privileges", name_arg, label,
-                   "debian:stable-slim", "sh", "-c", "echo hi");
+    tu_assert_argv(
+        argv, podman, "run", "--rm", "--pull=missing", "--network=none",
+        "--memory=2g", "--pids-limit=512", cpus_arg, "--cap-drop=ALL",
+        "--security-opt=no-new-privileges", expected_seccomp(), name_arg, label,
+        "debian:stable-slim", "sh", "-c", "echo hi");
     free(cpus);
     sbx_argv_free(argv);
     sbx_plan_free(&p);
@@ -128,12 +142,13 @@ START_TEST(test_all_options_argv)
     snprintf(name_arg, sizeof name_arg, "--name=%s", p.name);
     ck_assert_str_eq(p.workspace, ws_real);
     ck_assert_int_eq(p.kind, SBX_RT_DOCKER);
-    tu_assert_argv(
-        argv, docker, "run", "--rm", "--pull=missing", "--network=bridge",
-        "--memory=512m", "--pids-limit=64", "--cpus=0.5", "--cap-drop=ALL",
-        "--security-opt=no-new-privileges", "-v", ws_arg, "-w", "/workspace",
-        name_arg, label, "-v", m0, "-v", m1, "--env=FOO=bar baz",
-        "--env=EMPTY=", "alpine:3.20", "sh", "-c", "make test");
+    tu_assert_argv(argv, docker, "run", "--rm", "--pull=missing",
+                   "--network=bridge", "--memory=512m", "--pids-limit=64",
+                   "--cpus=0.5", "--cap-drop=ALL",
+                   "--security-opt=no-new-privileges", expected_seccomp(), "-v",
+                   ws_arg, "-w", "/workspace", name_arg, label, "-v", m0, "-v",
+                   m1, "--env=FOO=bar baz", "--env=EMPTY=", "alpine:3.20", "sh",
+                   "-c", "make test");
     sbx_argv_free(argv);
     sbx_plan_free(&p);
     free(ws);

@@ -199,6 +199,60 @@ SBX_HIDDEN int sbx_format_text(int exit_code, const char *out, size_t out_len,
                                const char *err, size_t err_len, size_t limit,
                                char **text, size_t *len);
 
+/* ---- policy.c: the one seccomp policy of every backend ---------------- */
+
+/* An argument comparison, as libseccomp and OCI profiles spell it: EQ is
+ * arg == value; MASKED_EQ is (arg & value) == value2. */
+typedef enum sbx_cmp { SBX_CMP_EQ = 1, SBX_CMP_MASKED_EQ = 2 } sbx_cmp;
+typedef struct sbx_scmp_arg {
+    unsigned index; /* 0..5 */
+    sbx_cmp op;
+    uint64_t value, value2;
+} sbx_scmp_arg;
+/* One rule: the syscall `name` is allowed (errno_ret 0) or fails with
+ * errno_ret, when all n_args comparisons hold (distinct indexes).  Rules
+ * of one name are alternatives.  Everything no rule allows fails with
+ * SBX_POLICY_DEFAULT_ERRNO. */
+typedef struct sbx_scmp_rule {
+    const char *name;
+    int errno_ret;
+    unsigned n_args;
+    sbx_scmp_arg args[2];
+} sbx_scmp_rule;
+#define SBX_POLICY_DEFAULT_ERRNO 1 /* EPERM */
+
+/* Call fn on every rule, in a fixed order; stops at (and returns) the first
+ * nonzero return of fn. */
+typedef int (*sbx_policy_fn)(const sbx_scmp_rule *r, void *ctx);
+SBX_HIDDEN int sbx_policy_foreach(sbx_policy_fn fn, void *ctx);
+/* The policy as an OCI/docker seccomp profile (malloc'd JSON text). */
+SBX_HIDDEN int sbx_policy_json(char **json, size_t *len, sbx_err *e);
+/* Write the profile (once per content) where only the caller can change
+ * it and put its absolute path in buf: /run/libsandbox/seccomp-<hash>.json
+ * for root, $XDG_RUNTIME_DIR/libsandbox/... or /tmp/libsandbox-<uid>/...
+ * for others (docs/seccomp.md). */
+SBX_HIDDEN int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e);
+/* The private directory of the profile (and the native backend's compiled
+ * filter): /run/libsandbox (root), $XDG_RUNTIME_DIR/libsandbox or
+ * /tmp/libsandbox-<uid>; created if missing, refused unless it is a real
+ * directory owned by the caller that others cannot write.  Returns an
+ * O_DIRECTORY fd and writes its path into path. */
+SBX_HIDDEN int sbx_policy_dir(char *path, size_t n, sbx_err *e);
+/* Read dfd/name (at most cap bytes) when it is a regular file (not a
+ * symlink) owned by the caller that others cannot write; 0 or -1. */
+SBX_HIDDEN int sbx_policy_read(int dfd, const char *name, void *buf, size_t cap,
+                               size_t *len);
+/* Atomically publish data as dfd/name, mode 0644 (O_EXCL temporary, then
+ * rename over the name, which never follows a symlink); 0 or -errno. */
+SBX_HIDDEN int sbx_policy_publish(int dfd, const char *name, const void *data,
+                                  size_t len);
+#define SBX_FNV_INIT 0xcbf29ce484222325ULL
+SBX_HIDDEN uint64_t sbx_fnv1a64(uint64_t h, const void *p, size_t n);
+/* Native backend only (native/seccomp.c): the policy's names libseccomp
+ * cannot resolve on this architecture, comma-separated (they stay denied);
+ * returns how many. */
+SBX_HIDDEN size_t sbx_seccomp_unresolved(char *buf, size_t n);
+
 /* ---- backends: each fills res (streams, wall time, reason, code) ------ */
 SBX_HIDDEN int sbx_container_run(const sbx_plan *plan, sandbox_result *res,
                                  sbx_err *e);
