@@ -78,6 +78,11 @@ typedef enum sandbox_error {
 typedef enum sandbox_network {
     SANDBOX_NETWORK_NONE = 0,   /* only a loopback interface (default) */
     SANDBOX_NETWORK_BRIDGE = 1, /* the runtime's default bridge        */
+    /* 0.3.0: only loopback in the box, plus a host-side proxy reached
+     * through a Unix socket that connects to opts.allow's destinations
+     * only (docs/network.md).  HTTP_PROXY/HTTPS_PROXY/ALL_PROXY point at
+     * it inside the box; every attempt is recorded in res.net_log. */
+    SANDBOX_NETWORK_ALLOWLIST = 2,
 } sandbox_network;
 
 /* Why a run ended (isolate's meta vocabulary, as data). */
@@ -122,6 +127,13 @@ typedef struct sandbox_opts {
     const char *disk_limit; /* cap on what the box can write to host-backed
                                storage (workspace, root layer, /tmp); size
                                as for memory; default "1g"               */
+    /* ---- 0.3.0: network = SANDBOX_NETWORK_ALLOWLIST ---- */
+    const char *const *allow; /* n_allow destinations: "host:port",
+                                 "*.domain:port", "A.B.C.D[/len]:port",
+                                 "[v6[/len]]:port"; at least one         */
+    size_t n_allow;
+    size_t max_connections; /* allowed connections per run; 0: no cap   */
+    uint64_t max_net_bytes; /* bytes both ways per run; 0: no cap       */
 } sandbox_opts;
 
 /* One captured stream.  data holds at most output_limit bytes (plus a NUL
@@ -157,6 +169,11 @@ typedef struct sandbox_result {
                        to an unprivileged host id; -1: unknown            */
     int disk_limit_hit;  /* 1 if a write failed because of disk_limit      */
     uint64_t disk_bytes; /* bytes the box left in capped storage; 0 unknown */
+    /* ---- 0.3.0 ---- */
+    size_t net_attempts; /* connection attempts the proxy saw (allowlist) */
+    char *net_log;       /* one JSON object per attempt and line: time, proto,
+                            dest, addr, allowed, reason, bytes_up, bytes_down,
+                            duration_sec; NULL when none.  Owned by the result */
 } sandbox_result;
 
 /* Fill opts with the contract's defaults.  size must be sizeof(*opts) as the

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Defaults, validation, size parsing, and the resolved run plan. */
 #include "internal.h"
+#include "net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -207,11 +208,23 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                         "it must be > 0 and at most %g s (7 days)",
                         o->timeout_sec, SBX_TIMEOUT_MAX);
     if (o->network != SANDBOX_NETWORK_NONE &&
-        o->network != SANDBOX_NETWORK_BRIDGE)
+        o->network != SANDBOX_NETWORK_BRIDGE &&
+        o->network != SANDBOX_NETWORK_ALLOWLIST)
         return sbx_fail(e, SANDBOX_EINVAL,
-                        "network %d is unknown: use "
-                        "SANDBOX_NETWORK_NONE or SANDBOX_NETWORK_BRIDGE",
+                        "network %d is unknown: use SANDBOX_NETWORK_NONE, "
+                        "SANDBOX_NETWORK_BRIDGE or SANDBOX_NETWORK_ALLOWLIST",
                         o->network);
+    if (o->network == SANDBOX_NETWORK_ALLOWLIST) {
+        sbx_netpolicy np;
+        int nrc = sbx_netpolicy_parse(&np, o->allow, o->n_allow, e);
+        if (nrc < 0)
+            return nrc;
+        sbx_netpolicy_free(&np);
+    } else if (o->n_allow > 0 || o->max_connections > 0 || o->max_net_bytes > 0)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "allow, max_connections and max_net_bytes apply to "
+                        "network allowlist only: set opts.network = "
+                        "SANDBOX_NETWORK_ALLOWLIST (--network allowlist)");
     if (o->memory == NULL || sbx_parse_size(o->memory, &mem) < 0)
         return sbx_fail(e, SANDBOX_EINVAL,
                         "memory '%s' is not a size: write "
@@ -386,6 +399,10 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     plan->cancel_fd = o.cancel_fd;
     sbx_parse_size(o.disk_limit ? o.disk_limit : SANDBOX_DEFAULT_DISK_LIMIT,
                    &plan->disk_limit_bytes);
+    plan->allow = o.allow;
+    plan->n_allow = o.n_allow;
+    plan->max_connections = o.max_connections;
+    plan->max_net_bytes = o.max_net_bytes;
     /* podman and docker refuse more CPUs than the host has: clamp, so the
      * contract's default of 2.0 still works on a one-CPU machine. */
     double cpus = o.cpus;

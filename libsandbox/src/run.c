@@ -80,5 +80,7 @@ void sandbox_result_free(sandbox_result *res)
         free(res->image_id);
     if (SBX_HAS(res, backend))
         free(res->backend);
+    if (SBX_HAS(res, net_log))
+        free(res->net_log);
     sandbox_result_init(res, size);
 }
