@@ -471,6 +471,32 @@ START_TEST(test_proxy_caps_and_death)
 }
 END_TEST
 
+/* The same requests against a deliberately weakened list (the whole
+ * loopback network allowed by an IP rule): the resolution check is what
+ * refused them above. */
+START_TEST(test_proxy_weakened)
+{
+    char a1[64], a2[64];
+    snprintf(a1, sizeof a1, "*.sandbox.test:%d", srv.port);
+    snprintf(a2, sizeof a2, "127.0.0.0/8:%d", srv.port);
+    const char *const l[] = {a1, a2};
+    sbx_proxy px;
+    sbx_netpolicy p;
+    start(&px, &p, l, 2, 0);
+    char *r = req(&px, "CONNECT denied.sandbox.test:%d HTTP/1.1\r\n\r\n",
+                  srv.port);
+    /* Allowed now: it reaches 127.0.0.2, where nothing listens. */
+    ck_assert_msg(strstr(r, "403") == NULL, "%s", r);
+    ck_assert_ptr_nonnull(strstr(r, "allowed, but connect to 127.0.0.2"));
+    free(r);
+    char *log = NULL;
+    sbx_proxy_stop(&px, NULL, &log);
+    ck_assert_ptr_nonnull(strstr(log, "\"addr\":\"127.0.0.2\""));
+    free(log);
+    sbx_netpolicy_free(&p);
+}
+END_TEST
+
 /* The relay binary on the host: 127.0.0.1:<port> -> the proxy's socket. */
 START_TEST(test_relay_on_host)
 {
@@ -543,6 +569,7 @@ static Suite *netpolicy_suite(void)
     tcase_add_checked_fixture(tc, proxy_setup, proxy_teardown);
     tcase_add_test(tc, test_proxy_connect_and_deny);
     tcase_add_test(tc, test_proxy_caps_and_death);
+    tcase_add_test(tc, test_proxy_weakened);
     tcase_add_test(tc, test_relay_on_host);
     suite_add_tcase(s, tc);
     return s;

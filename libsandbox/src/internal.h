@@ -92,13 +92,13 @@ typedef struct sbx_plan {
     size_t n_env;
     int cancel_fd;
     uint64_t disk_limit_bytes; /* parsed disk_limit (default 1g) */
+    char name[64];             /* unique container name */
+    char label[64];            /* SANDBOX_LABEL=<pid> */
     /* network allowlist (net.h): borrowed, validated */
     const char *const *allow;
     size_t n_allow;
     size_t max_connections;
     uint64_t max_net_bytes;
-    char name[64];  /* unique container name */
-    char label[64]; /* SANDBOX_LABEL=<pid> */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
