@@ -47,7 +47,16 @@ static const char usage_text[] =
     "  --image IMAGE          container image (default " SANDBOX_DEFAULT_IMAGE
     ")\n"
     "  --timeout SEC          wall-clock limit in seconds (default 60)\n"
-    "  --network none|bridge  network mode (default none: loopback only)\n"
+    "  --network none|bridge|allowlist\n"
+    "                         network mode (default none: loopback only;\n"
+    "                         allowlist: only --allow destinations, through\n"
+    "                         a proxy; every attempt recorded)\n"
+    "  --allow HOST:PORT      allowed destination (repeatable; implies\n"
+    "                         --network allowlist): host:port, *.domain:port,\n"
+    "                         A.B.C.D[/len]:port, [v6[/len]]:port\n"
+    "  --allow-file FILE      one destination per line (# comments)\n"
+    "  --max-connections N    allowed connections per run (default: no cap)\n"
+    "  --max-net-bytes N      bytes both ways per run (default: no cap)\n"
     "  --memory SIZE          memory limit, e.g. 512m, 2g "
     "(default " SANDBOX_DEFAULT_MEMORY ")\n"
     "  --pids N               process limit (default 512)\n"
@@ -200,6 +209,17 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
         "runtime", jstr(o->runtime), "output_limit",
         (json_int_t)o->output_limit, "env", env, "mounts", mounts);
+    if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
+        json_t *allow = json_array();
+        for (size_t i = 0; i < o->n_allow; i++)
+            json_array_append_new(allow, json_string(o->allow[i]));
+        json_object_set_new(opts, "network", json_string("allowlist"));
+        json_object_set_new(opts, "allow", allow);
+        json_object_set_new(opts, "max_connections",
+                            json_integer((json_int_t)o->max_connections));
+        json_object_set_new(opts, "max_net_bytes",
+                            json_integer((json_int_t)o->max_net_bytes));
+    }
     json_t *root = json_pack(
         "{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
         " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
@@ -221,6 +241,20 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         json_object_set_new(root, "cpu_sec",
                             r->cpu_sec >= 0 ? json_real(r->cpu_sec)
                                             : json_null());
+        /* The connection record of network allowlist: one object per
+         * attempt, parsed back from the library's JSON lines. */
+        json_t *net = json_array();
+        for (const char *l = r->net_log; l && *l;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            json_t *v = json_loadb(l, len, 0, NULL);
+            if (v != NULL)
+                json_array_append_new(net, v);
+            l += len + (nl != NULL);
+        }
+        json_object_set_new(root, "net_attempts",
+                            json_integer((json_int_t)r->net_attempts));
+        json_object_set_new(root, "net_log", net);
     }
     int rc = -1;
     if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
@@ -287,6 +321,10 @@ enum {
     OPT_OUTPUT_LIMIT,
     OPT_ENV,
     OPT_MOUNT,
+    OPT_ALLOW,
+    OPT_ALLOW_FILE,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_NET_BYTES,
     OPT_VERSION,
     OPT_HELP
 };
@@ -305,6 +343,10 @@ static const struct option run_longopts[] = {
     {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
     {"env", required_argument, NULL, OPT_ENV},
     {"mount", required_argument, NULL, OPT_MOUNT},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"allow-file", required_argument, NULL, OPT_ALLOW_FILE},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-net-bytes", required_argument, NULL, OPT_MAX_NET_BYTES},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -320,7 +362,68 @@ struct cli {
     char **mount_bufs; /* one realpath'd host and one copy per mount */
     size_t n_bufs;
     int json;
+    char **allow;      /* --allow / --allow-file entries, owned */
+    char **allow_from; /* where each came from, for error messages */
+    size_t n_allow, cap_allow;
+    int network_set;
 };
+
+static int push_allow(struct cli *c, const char *entry, const char *from)
+{
+    if (c->n_allow == c->cap_allow) {
+        size_t cap = c->cap_allow ? 2 * c->cap_allow : 16;
+        char **a = realloc(c->allow, cap * sizeof *a);
+        if (!a)
+            return fail("out of memory"), -1;
+        c->allow = a;
+        char **f = realloc(c->allow_from, cap * sizeof *f);
+        if (!f)
+            return fail("out of memory"), -1;
+        c->allow_from = f;
+        c->cap_allow = cap;
+    }
+    c->allow[c->n_allow] = strdup(entry);
+    c->allow_from[c->n_allow] = from ? strdup(from) : NULL;
+    if (!c->allow[c->n_allow] || (from && !c->allow_from[c->n_allow])) {
+        free(c->allow[c->n_allow]);
+        free(c->allow_from[c->n_allow]);
+        return fail("out of memory"), -1;
+    }
+    c->n_allow++;
+    return 0;
+}
+
+/* One destination per line; blank lines and # comments skipped. */
+static int read_allow_file(struct cli *c, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return fail("--allow-file %s: %s", path, strerror(errno)), -1;
+    char line[1024], from[1200];
+    int rc = 0;
+    for (unsigned no = 1; fgets(line, sizeof line, f); no++) {
+        char *p = line, *end;
+        char *hash = strchr(p, '#');
+        if (hash)
+            *hash = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strlen(p);
+        while (end > p && strchr(" \t\r\n", end[-1]))
+            *--end = '\0';
+        if (!*p)
+            continue;
+        snprintf(from, sizeof from, "%s line %u", path, no);
+        if ((rc = push_allow(c, p, from)) < 0)
+            break;
+    }
+    if (ferror(f)) {
+        fail("--allow-file %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
 
 /* HOST:BOX[:ro|rw]; HOST is made absolute (it must exist). */
 static int add_mount(struct cli *c, const char *spec)
@@ -426,15 +529,36 @@ static int parse_args(struct cli *c, int argc, char **argv)
             o->output_limit = (size_t)n;
             break;
         case OPT_NETWORK:
+            c->network_set = 1;
             if (!strcmp(optarg, "none"))
                 o->network = SANDBOX_NETWORK_NONE;
             else if (!strcmp(optarg, "bridge"))
                 o->network = SANDBOX_NETWORK_BRIDGE;
+            else if (!strcmp(optarg, "allowlist"))
+                o->network = SANDBOX_NETWORK_ALLOWLIST;
             else
                 return usage_error("invalid value '%s' for --network: expected "
-                                   "none or bridge",
+                                   "none, bridge or allowlist",
                                    optarg),
                        EXIT_SANDBOX;
+            break;
+        case OPT_ALLOW:
+            if (push_allow(c, optarg, NULL) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_ALLOW_FILE:
+            if (read_allow_file(c, optarg) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (parse_ulong("--max-connections", optarg, SIZE_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->max_connections = (size_t)n;
+            break;
+        case OPT_MAX_NET_BYTES:
+            if (parse_ulong("--max-net-bytes", optarg, UINT64_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->max_net_bytes = (uint64_t)n;
             break;
         case OPT_MOUNT:
             if (add_mount(c, optarg) < 0)
@@ -466,6 +590,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
         return fail("out of memory"), EXIT_SANDBOX;
     o->command = c->command;
     o->env = c->env;
+    o->allow = (const char *const *)c->allow;
+    o->n_allow = c->n_allow;
+    /* --allow without --network means the allow-list. */
+    if (c->n_allow > 0 && !c->network_set)
+        o->network = SANDBOX_NETWORK_ALLOWLIST;
     o->mounts = c->mounts;
     if (!no_ws) {
         c->workspace = ws ? realpath(ws, NULL) : getcwd(NULL, 0);
@@ -484,6 +613,15 @@ static int run(struct cli *c)
     char *msg = NULL;
     int rc = sandbox_opts_validate(o, &msg);
     if (rc < 0) {
+        /* "allow[N] ..." names the entry; say where it came from. */
+        size_t idx;
+        int used = 0;
+        if (msg && sscanf(msg, "allow[%zu]%n", &idx, &used) == 1 && used &&
+            idx < c->n_allow && c->allow_from[idx]) {
+            usage_error("%s (%s)", msg, c->allow_from[idx]);
+            sandbox_free(msg);
+            return EXIT_SANDBOX;
+        }
         usage_error("%s", msg ? msg : sandbox_strerror(rc));
         sandbox_free(msg);
         return EXIT_SANDBOX;
@@ -558,6 +696,12 @@ int main(int argc, char **argv)
     free(c.mount_bufs);
     free(c.mounts);
     free(c.env);
+    for (size_t i = 0; i < c.n_allow; i++) {
+        free(c.allow[i]);
+        free(c.allow_from[i]);
+    }
+    free(c.allow);
+    free(c.allow_from);
     free(c.workspace);
     free(c.command);
     if (cancel_pipe[0] >= 0) {

@@ -319,9 +319,10 @@ int sbx_net_rule_parse(const char *entry, const char *what, sbx_net_rule *r,
     const char *why = name_problem(lname);
     if (why != NULL) {
         char msg[256];
-        snprintf(msg, sizeof msg, "%s; %s", why,
-                 strchr(lname, '*') ? "e.g. *.example.com:443"
-                                    : "e.g. api.example.com:443");
+        if (strstr(why, "as in") != NULL)
+            snprintf(msg, sizeof msg, "%s", why);
+        else
+            snprintf(msg, sizeof msg, "%s; e.g. api.example.com:443", why);
         return bad(e, what, entry, msg);
     }
     if (r->kind == SBX_NET_SUFFIX && strchr(lname, '.') == NULL)
