@@ -2,6 +2,7 @@
 /* The container CLI's argv, nothing else.  No shell is ever involved: the
  * command reaches the box as one argument of `sh -c`. */
 #include "internal.h"
+#include "net.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,19 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
         add(&b, "-v");
         add(&b, *m);
     }
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* --network=none above; the proxy's socket and the relay. */
+        if (p->net == NULL || !p->net->active) {
+            sbx_argv_free(b.v);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "network allowlist without a running proxy");
+        }
+        add(&b, "-v");
+        addf(&b, "%s:" SBX_NET_BOX_DIR ":ro", p->net->px.sockdir);
+        add(&b, "-v");
+        addf(&b, "%s:" SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME ":ro",
+             p->net->relay);
+    }
     for (size_t i = 0; i < p->n_env; i++)
         addf(&b, "--env=%s", p->env[i]);
     /* "--" is not used: docker and podman stop option parsing at the image,
@@ -112,6 +126,11 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
     add(&b, p->image);
     add(&b, "sh");
     add(&b, "-c");
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* The relay first, then the command as "$1" (net.h). */
+        add(&b, SBX_NET_WRAPPER);
+        add(&b, "sh");
+    }
     add(&b, p->command);
     return finish(&b, argv, e);
 }

@@ -3,6 +3,7 @@
  * plan -> argv -> spawn -> capture (deadline, cancel) -> stop (kill the
  * container, not just the client) -> classify -> result. */
 #include "internal.h"
+#include "net.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -187,7 +188,23 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
     return 0;
 }
 
+static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e);
+
+/* network allowlist: the proxy lives exactly as long as the run. */
 int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+{
+    sbx_netrun net;
+    int rc = sbx_netrun_start(plan, &net, e);
+    if (rc == 0) {
+        sbx_plan p = *plan;
+        p.net = &net;
+        rc = container_run(&p, res, e);
+    }
+    sbx_netrun_finish(&net, res);
+    return rc;
+}
+
+static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 {
     char **argv = NULL;
     sbx_child child;
@@ -239,8 +256,9 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
+    count = sbx_net_gc(); /* proxies of dead callers (net.h) */
     if (kind == SBX_RT_NATIVE) {
-        count = sbx_native_gc();
+        count += sbx_native_gc();
         goto out;
     }
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)

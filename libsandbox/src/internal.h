@@ -99,6 +99,7 @@ typedef struct sbx_plan {
     size_t n_allow;
     size_t max_connections;
     uint64_t max_net_bytes;
+    const struct sbx_netrun *net; /* set by the backend for allowlist */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the

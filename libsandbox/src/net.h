@@ -107,6 +107,9 @@ SBX_HIDDEN int sbx_proxy_start(const sbx_proxy_cfg *cfg, sbx_proxy *px,
  * directory.  *log (may be NULL) receives the JSON lines (malloc'd, or
  * NULL when empty), *attempts their number.  Safe on a failed start. */
 SBX_HIDDEN void sbx_proxy_stop(sbx_proxy *px, size_t *attempts, char **log);
+/* Remove the directories of proxies that are gone (their caller died);
+ * returns how many.  Called by sandbox_gc(). */
+SBX_HIDDEN unsigned sbx_net_gc(void);
 /* The relay binary to mount into the box ($SANDBOX_NETRELAY or the
  * installed one); false when it is missing (with a message). */
 SBX_HIDDEN bool sbx_net_relay_path(char *buf, size_t n, sbx_err *e);

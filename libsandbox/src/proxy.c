@@ -30,6 +30,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -985,7 +987,12 @@ int sbx_proxy_start(const sbx_proxy_cfg *cfg, sbx_proxy *px, sbx_err *e)
         rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "record file %s", logp);
         goto fail;
     }
-    unlink(logp); /* kept open by both processes only */
+    /* Held (shared open file description) while this process or the proxy
+     * lives: sbx_net_gc() sweeps only directories whose lock is free. */
+    if (flock(px->log_fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "lock %s", logp);
+        goto fail;
+    }
     if (pipe2(life, O_CLOEXEC) < 0) {
         rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "pipe2");
         goto fail;
@@ -1083,4 +1090,52 @@ void sbx_proxy_stop(sbx_proxy *px, size_t *attempts, char **log)
     remove_dir(px);
     memset(px->dir, 0, sizeof px->dir);
     px->sock[0] = px->sockdir[0] = px->relay_stub[0] = '\0';
+}
+
+unsigned sbx_net_gc(void)
+{
+    char base[4096];
+    unsigned n = 0;
+    int bfd = sbx_policy_dir(base, sizeof base, NULL);
+    if (bfd < 0)
+        return 0;
+    DIR *d = fdopendir(bfd);
+    if (d == NULL) {
+        close(bfd);
+        return 0;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "net-", 4) != 0 || strlen(de->d_name) > 16)
+            continue;
+        sbx_proxy px;
+        memset(&px, 0, sizeof px);
+        if (strlen(base) + 18 > sizeof px.dir)
+            break;
+        snprintf(px.dir, sizeof px.dir, "%.180s/%s", base, de->d_name);
+        char logp[300];
+        snprintf(logp, sizeof logp, "%s/log", px.dir);
+        struct stat st;
+        if (lstat(px.dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        int fd = open(logp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd); /* a live run's proxy */
+            continue;
+        }
+        /* No log yet: a run between mkdtemp and its lock, unless old. */
+        if (fd < 0 && st.st_mtime > time(NULL) - 60)
+            continue;
+        if (fd >= 0)
+            close(fd);
+        snprintf(px.sockdir, sizeof px.sockdir, "%s/s", px.dir);
+        snprintf(px.sock, sizeof px.sock, "%s/" SBX_NET_SOCK_NAME, px.sockdir);
+        snprintf(px.relay_stub, sizeof px.relay_stub, "%s/" SBX_NET_RELAY_NAME,
+                 px.sockdir);
+        remove_dir(&px);
+        n += access(px.dir, F_OK) < 0;
+    }
+    closedir(d);
+    return n;
 }
