@@ -245,10 +245,9 @@ static int make_userns(const ws_map *map, sbx_err *e)
         return sbx_fail_errno(e, SANDBOX_ENOMEM, errno, "mmap");
     }
     ns_child_arg arg = {p[0], p[1]};
-    /* CLONE_VM: the child only reads a pipe; exit signal 0: the caller
-     * gets no SIGCHLD for it. */
-    pid_t pid =
-        clone(ns_child, (char *)stack + STACK, CLONE_NEWUSER | CLONE_VM, &arg);
+    /* Exit signal 0: the caller gets no SIGCHLD for it.  No CLONE_VM
+     * (valgrind cannot follow that); the child only reads a pipe. */
+    pid_t pid = clone(ns_child, (char *)stack + STACK, CLONE_NEWUSER, &arg);
     int fd = -1, err = 0;
     if (pid < 0) {
         err = errno;
@@ -322,10 +321,10 @@ static int push(ws_walk *w, const char *name)
     size_t n = strlen(name);
     if (w->plen + 1 + n >= sizeof w->path)
         return sbx_fail(w->e, SANDBOX_EIO,
-                        "workspace path '%s/%s' is longer than %d bytes: "
-                        "nothing was copied back (the box made it; shorten "
-                        "it inside the box)",
-                        w->path, name, SBX_WS_MAX_PATH);
+                        "workspace: a path the box made is longer than %d "
+                        "bytes ('%.200s/...'): nothing was copied back "
+                        "(shorten it inside the box)",
+                        SBX_WS_MAX_PATH, w->path);
     if (w->plen > 0)
         w->path[w->plen++] = '/';
     memcpy(w->path + w->plen, name, n + 1);
