@@ -719,17 +719,23 @@ int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
 static void ws_teardown(sbx_ws *w)
 {
     static const char *const leaves[] = {"m", "l", "t"};
+    bool left = false;
     for (size_t i = 0; i < 3; i++) {
         sbx_autofree char *p = sub(w, leaves[i]);
-        if (p == NULL)
+        if (p == NULL) {
+            left = true;
             continue;
+        }
         /* Detach: the overlay is busy until the engine lets go of it. */
         while (umount2(p, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
             ;
-        rmdir(p);
+        if (rmdir(p) < 0 && errno != ENOENT)
+            left = true;
     }
+    /* The lock goes last: a directory still holding a mount keeps it, so
+     * that the next sweep sees a free lock and tries again at once. */
     sbx_autofree char *lock = sub(w, "lock");
-    if (lock != NULL)
+    if (!left && lock != NULL)
         unlink(lock);
     rmdir(w->dir);
     w->tmpfs_mounted = w->merged_mounted = false;
