@@ -837,6 +837,7 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
     int rc;
     sbx_autoclose int base = -1;
     sbx_autoclose int userns = -1;
+    sbx_autofree char *lock = NULL, *t = NULL, *topts = NULL, *u = NULL;
 
     /* The host workspace, fixed now: later renames of its path do not
      * redirect the commit. */
@@ -882,22 +883,23 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
                             SBX_WS_RUN_DIR, p->name);
         goto fail;
     }
-    sbx_autofree char *lock = sub(w, "lock");
-    if (lock != NULL)
+    if ((lock = sub(w, "lock")) != NULL)
         w->lock_fd = open(
             lock, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         rc = sbx_fail_errno(e, SANDBOX_ERUNTIME, errno, "lock %s", w->dir);
         goto fail;
     }
+    /* m is mode 0000 under the overlay: an engine that cannot see our
+     * mount (another mount namespace, no propagation) binds the bare
+     * directory, and the box gets EACCES rather than an uncapped disk. */
     if ((rc = mkdir_in(w, "t", 0700, e)) < 0 ||
-        (rc = mkdir_in(w, "m", 0755, e)) < 0)
+        (rc = mkdir_in(w, "m", 0, e)) < 0)
         goto fail;
 
-    sbx_autofree char *t = sub(w, "t");
-    sbx_autofree char *topts =
-        sbx_asprintf("size=%llu,nr_inodes=%u,mode=0700,uid=0,gid=0",
-                     (unsigned long long)w->limit, SBX_WS_MAX_ENTRIES + 64);
+    t = sub(w, "t");
+    topts = sbx_asprintf("size=%llu,nr_inodes=%u,mode=0700,uid=0,gid=0",
+                         (unsigned long long)w->limit, SBX_WS_MAX_ENTRIES + 64);
     if (t == NULL || topts == NULL) {
         rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
         goto fail;
@@ -915,7 +917,7 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
         goto fail;
     /* The merged root takes the upper root's owner and mode: the box's
      * view of the workspace's own. */
-    sbx_autofree char *u = sub(w, "t/u");
+    u = sub(w, "t/u");
     if (u == NULL ||
         chown(u, map_id(&wm, (uint32_t)rst.st_uid, 0),
               map_id(&wm, (uint32_t)rst.st_gid, 1)) < 0 ||
