@@ -618,6 +618,28 @@ START_TEST(test_disk_limit)
     ck_assert_int_le(st.st_size, 4 << 20);
     sandbox_result_free(&r);
     free(big);
+
+    /* Entries count too: 4 MiB buys 1024 inodes, not a million. */
+    plan_for(&p, v.ws, 4 << 20);
+    ck_assert_msg(sbx_ws_prepare(&p, NULL, &w, &e) == 0, "%s", e.msg);
+    int made = 0;
+    err = 0;
+    for (int i = 0; i < 4096; i++, made++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/e%d", sbx_ws_source(w), i);
+        fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            err = errno;
+            break;
+        }
+        close(fd);
+    }
+    ck_assert_int_eq(err, ENOSPC);
+    ck_assert_int_le(made, SBX_WS_MIN_INODES);
+    sandbox_result_init(&r, sizeof r);
+    ck_assert_msg(sbx_ws_finish(w, &r, 0, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(r.disk_limit_hit, 1);
+    sandbox_result_free(&r);
     env_free(&v);
 }
 END_TEST

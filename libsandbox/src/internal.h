@@ -243,7 +243,8 @@ SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
  * map: how box ids appear on the host (box id i is host id start+i), or
  * NULL when the box's ids are the host's (no user namespace). */
 #define SBX_WS_RUN_DIR "/run/libsandbox/ws"
-#define SBX_WS_MAX_ENTRIES (1u << 20) /* also the tmpfs's inode cap */
+#define SBX_WS_MAX_ENTRIES (1u << 20) /* also caps the tmpfs's inodes */
+#define SBX_WS_MIN_INODES 1024u /* tmpfs inodes: disk_limit/4096, >= this */
 #define SBX_WS_MAX_DEPTH 128
 #define SBX_WS_MAX_PATH 4096
 #define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */

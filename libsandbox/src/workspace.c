@@ -898,8 +898,17 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
         goto fail;
 
     t = sub(w, "t");
-    topts = sbx_asprintf("size=%llu,nr_inodes=%u,mode=0700,uid=0,gid=0",
-                         (unsigned long long)w->limit, SBX_WS_MAX_ENTRIES + 64);
+    /* Every entry costs a block of the cap, as it would cost the host's
+     * disk an inode and a directory entry once committed: a million empty
+     * files do not fit in a 1 MiB limit. */
+    uint64_t inodes = w->limit / 4096;
+    if (inodes < SBX_WS_MIN_INODES)
+        inodes = SBX_WS_MIN_INODES;
+    if (inodes > SBX_WS_MAX_ENTRIES)
+        inodes = SBX_WS_MAX_ENTRIES;
+    topts =
+        sbx_asprintf("size=%llu,nr_inodes=%llu,mode=0700,uid=0,gid=0",
+                     (unsigned long long)w->limit, (unsigned long long)inodes);
     if (t == NULL || topts == NULL) {
         rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
         goto fail;
