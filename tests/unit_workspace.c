@@ -774,8 +774,52 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+/* unit_workspace --cost DIR N [copy]: the added cost of a workspace per
+ * run (prepare + finish with an untouched upper), as docs/workspace.md
+ * reports it. */
+static int cost(const char *dir, int n, bool copy)
+{
+    sbx_idmap map = {100000, 100000, 65536};
+    double *ts = calloc((size_t)n, sizeof *ts), total = 0;
+    for (int i = 0; i < n && ts != NULL; i++) {
+        sbx_plan p;
+        plan_for(&p, dir, 1ULL << 30);
+        sbx_err e = {0};
+        sbx_ws *w = NULL;
+        sandbox_result r;
+        sandbox_result_init(&r, sizeof r);
+        double t0 = sbx_now();
+        if (sbx_ws_prepare_flags(&p, &map, copy ? SBX_WS_FORCE_COPY : 0, &w,
+                                 &e) < 0 ||
+            sbx_ws_finish(w, &r, 0, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            free(ts);
+            return 1;
+        }
+        ts[i] = sbx_now() - t0;
+        total += ts[i];
+        sandbox_result_free(&r);
+    }
+    if (ts == NULL)
+        return 1;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (ts[j] < ts[i]) {
+                double x = ts[i];
+                ts[i] = ts[j];
+                ts[j] = x;
+            }
+    printf("%s%s: %d runs, median %.2f ms, mean %.2f ms, best %.2f ms\n", dir,
+           copy ? " (copy mode)" : "", n, ts[n / 2] * 1e3, total / n * 1e3,
+           ts[0] * 1e3);
+    free(ts);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     srandom((unsigned)getpid());
+    if (argc >= 4 && strcmp(argv[1], "--cost") == 0 && atoi(argv[3]) > 0)
+        return cost(argv[2], atoi(argv[3]), argc > 4);
     return tu_run(suite());
 }

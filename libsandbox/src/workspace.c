@@ -8,9 +8,10 @@
  *       t/     tmpfs, size=disk_limit, nosuid, nodev, mode 0700
  *         u/   overlay upper (root chowned to the box's view of the owner)
  *         w/   overlay work
+ *         l/   transient: the host workspace, idmapped and read-only
  *         c/   copy-mode only: the workspace copied in, chowned
- *       l/     transient: the host workspace, idmapped and read-only
- *       m/     overlay(lower=l or t/c, upper=t/u): bound at /workspace
+ *       m/     overlay(lower=t/l or t/c, upper=t/u): bound at /workspace;
+ *              mode 0000 underneath
  *
  * The box never writes a host inode: the lower layer is a read-only mount.
  * After the run, sbx_ws_finish walks the upper directory and applies it to
@@ -718,7 +719,7 @@ int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
 
 static void ws_teardown(sbx_ws *w)
 {
-    static const char *const leaves[] = {"m", "l", "t"};
+    static const char *const leaves[] = {"m", "t/l", "t"};
     bool left = false;
     for (size_t i = 0; i < 3; i++) {
         sbx_autofree char *p = sub(w, leaves[i]);
@@ -941,12 +942,12 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
             rc = userns;
             goto fail;
         }
-        sbx_autofree char *l = sub(w, "l");
-        if ((rc = mkdir_in(w, "l", 0700, e)) < 0)
+        sbx_autofree char *l = sub(w, "t/l");
+        if ((rc = mkdir_in(w, "t/l", 0700, e)) < 0)
             goto fail;
         orc = attach_lower(w->root_fd, userns, l);
         if (orc == 0)
-            orc = mount_overlay(w, "l");
+            orc = mount_overlay(w, "t/l");
         /* The overlay holds its own clone of the lower mount. */
         if (l != NULL) {
             while (umount2(l, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
