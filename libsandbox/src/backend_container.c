@@ -230,7 +230,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     sbx_plan wp = *plan;
     sbx_idmap map;
     int rc = sbx_ws_prepare(
-        plan, sbx_ws_engine_map(plan->kind, &map) == 0 ? &map : NULL, &ws, e);
+        plan, sbx_ws_engine_map(plan, &map) == 0 ? &map : NULL, &ws, e);
     if (rc < 0)
         return rc;
     if (ws != NULL)

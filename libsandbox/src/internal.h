@@ -284,10 +284,11 @@ SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
  * their writes dropped.  Returns how many. */
 SBX_HIDDEN unsigned sbx_ws_sweep(void);
 SBX_HIDDEN unsigned sbx_ws_sweep_at(int base_fd);
-/* The map the engine applies to a box, when known (0), else -1.  Today:
- * docker with userns-remap (dockremap's range); the user-namespace work
- * for podman and native passes its own map instead. */
-SBX_HIDDEN int sbx_ws_engine_map(sbx_runtime_kind kind, sbx_idmap *map);
+/* The map a container engine applies to plan's box, when known (0), else
+ * -1 (box ids are host ids): podman from the --uidmap/--gidmap in the run
+ * argv ("0:START:COUNT", one range), docker from dockremap's subordinate
+ * range when dockerd keeps /var/lib/docker/<uid>.<gid> (userns-remap). */
+SBX_HIDDEN int sbx_ws_engine_map(const sbx_plan *p, sbx_idmap *map);
 
 /* ---- util.c ----------------------------------------------------------- */
 SBX_HIDDEN double sbx_now(void); /* CLOCK_MONOTONIC seconds */

@@ -1132,13 +1132,61 @@ static int subid_line(const char *file, const char *user, uint32_t *start,
     return rc;
 }
 
-int sbx_ws_engine_map(sbx_runtime_kind kind, sbx_idmap *map)
+/* "0:START:COUNT" -> start, count. */
+static int parse_map_arg(const char *v, uint32_t *start, uint32_t *count)
 {
-    /* Stop-gap until the backends report their own mapping: dockerd with
-     * --userns-remap=default maps the box to dockremap's range and keeps
-     * its data under /var/lib/docker/<uid>.<gid>.  podman (rootful, no
-     * --uidmap) and native-as-root run with host ids. */
-    if (kind != SBX_RT_DOCKER)
+    unsigned long s, c;
+    char tail;
+    if (v == NULL || sscanf(v, "0:%lu:%lu%c", &s, &c, &tail) != 2 || c == 0 ||
+        c > 65536 || s + c > UINT32_MAX)
+        return -1;
+    *start = (uint32_t)s;
+    *count = (uint32_t)c;
+    return 0;
+}
+
+/* The --uidmap/--gidmap the container CLI will get, if any. */
+static int map_from_argv(const sbx_plan *p, sbx_idmap *map)
+{
+    char **argv = NULL;
+    if (sbx_build_run_argv(p, &argv, NULL) < 0)
+        return -1;
+    bool have_u = false, have_g = false;
+    uint32_t uc = 0, gc = 0;
+    int rc = 0;
+    for (char **a = argv; *a != NULL && rc == 0; a++) {
+        bool u = strncmp(*a, "--uidmap", 8) == 0;
+        bool g = strncmp(*a, "--gidmap", 8) == 0;
+        if (!u && !g)
+            continue;
+        const char *v = (*a)[8] == '=' ? *a + 9 : (*a)[8] == '\0' ? a[1] : NULL;
+        uint32_t *start = u ? &map->uid_start : &map->gid_start;
+        if ((u && have_u) || (g && have_g) ||
+            parse_map_arg(v, start, u ? &uc : &gc) < 0)
+            rc = -1; /* several ranges: not the one-range map we model */
+        have_u |= u;
+        have_g |= g;
+    }
+    sbx_argv_free(argv);
+    if (rc < 0 || !have_u)
+        return -1;
+    if (!have_g) {
+        map->gid_start = map->uid_start;
+        gc = uc;
+    }
+    map->count = uc < gc ? uc : gc;
+    return 0;
+}
+
+int sbx_ws_engine_map(const sbx_plan *p, sbx_idmap *map)
+{
+    /* podman: whatever --uidmap/--gidmap argv.c gives it. */
+    if (p->kind == SBX_RT_PODMAN)
+        return map_from_argv(p, map);
+    /* docker: dockerd with --userns-remap=default maps the box to
+     * dockremap's range and keeps its data under /var/lib/docker/<u>.<g>
+     * (a stop-gap until the backend reports the engine's own mapping). */
+    if (p->kind != SBX_RT_DOCKER)
         return -1;
     uint32_t c2 = 0;
     if (subid_line(SBX_SUBUID_FILE, "dockremap", &map->uid_start, &map->count) <
