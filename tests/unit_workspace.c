@@ -721,6 +721,33 @@ START_TEST(test_sweep_stale)
 }
 END_TEST
 
+START_TEST(test_swapped_path_refused)
+{
+    NEED_ROOT();
+    env v;
+    env_make(&v);
+    /* Planned as root/ws; by prepare time 'ws' sits behind a link. */
+    char *real = tu_path(v.root, "real");
+    char *lnk = tu_path(v.root, "lnk");
+    ck_assert_int_eq(rename(v.ws, real), 0);
+    ck_assert_int_eq(mkdir(v.ws, 0755), 0);
+    ck_assert_int_eq(symlink(real, lnk), 0);
+    char *via = tu_path(lnk, "x");
+    ck_assert_int_eq(mkdir(via, 0755), 0);
+    sbx_plan p;
+    plan_for(&p, via, 4 << 20);
+    sbx_ws *w = NULL;
+    sbx_err e = {0};
+    ck_assert_int_eq(sbx_ws_prepare(&p, NULL, &w, &e), SANDBOX_EINVAL);
+    ck_assert_msg(strstr(e.msg, "symbolic link") != NULL, "%s", e.msg);
+    ck_assert(!staged(p.name));
+    free(via);
+    free(lnk);
+    free(real);
+    env_free(&v);
+}
+END_TEST
+
 START_TEST(test_not_root_refused)
 {
     NEED_ROOT();
@@ -770,6 +797,7 @@ static Suite *suite(void)
     tcase_add_test(m, test_copy_mode);
     tcase_add_test(m, test_sweep_stale);
     tcase_add_test(m, test_not_root_refused);
+    tcase_add_test(m, test_swapped_path_refused);
     suite_add_tcase(s, m);
     return s;
 }

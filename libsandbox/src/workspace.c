@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -814,6 +815,22 @@ static int mount_overlay(sbx_ws *w, const char *lower)
     return 0;
 }
 
+/* The workspace directory by the path sbx_plan_init resolved (realpath:
+ * no links in it).  A link found now was swapped in since: refused. */
+static int open_workspace(const char *path)
+{
+#ifdef SYS_openat2
+    struct open_how how = {
+        .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd;
+#endif
+    return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
                          unsigned flags, sbx_ws **out, sbx_err *e)
 {
@@ -842,10 +859,17 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
 
     /* The host workspace, fixed now: later renames of its path do not
      * redirect the commit. */
-    w->root_fd =
-        open(p->workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    w->root_fd = open_workspace(p->workspace);
     struct stat rst;
     if (w->root_fd < 0 || fstat(w->root_fd, &rst) < 0) {
+        if (errno == ELOOP) {
+            rc = sbx_fail(e, SANDBOX_EINVAL,
+                          "workspace '%s' now has a symbolic link in its "
+                          "path (it had none when the run was planned): "
+                          "refusing it; pass the real directory",
+                          p->workspace);
+            goto fail;
+        }
         rc = sbx_fail_errno(e, SANDBOX_EINVAL, errno, "workspace '%s'",
                             p->workspace);
         goto fail;
