@@ -425,6 +425,39 @@ START_TEST(test_commit_type_changes)
 }
 END_TEST
 
+START_TEST(test_commit_keeps_holes)
+{
+    NEED_ROOT();
+    env v;
+    env_make(&v);
+    /* 1 GiB apparent, one block of data at each end. */
+    char *p = tu_path(v.upper, "sparse");
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "head", 4, 0), 4);
+    ck_assert_int_eq(pwrite(fd, "tail", 4, (1 << 30) - 4), 4);
+    close(fd);
+    free(p);
+    sbx_err e = {0};
+    ck_assert_msg(commit(v.upper, v.ws, NULL, &e) == 0, "%s", e.msg);
+    struct stat st = lstat_at(v.ws, "sparse");
+    ck_assert_int_eq(st.st_size, 1 << 30);
+    ck_assert_int_lt(st.st_blocks * 512, 1 << 20);
+    p = tu_path(v.ws, "sparse");
+    fd = open(p, O_RDONLY);
+    char buf[5] = {0};
+    ck_assert_int_eq(pread(fd, buf, 4, 0), 4);
+    ck_assert_str_eq(buf, "head");
+    ck_assert_int_eq(pread(fd, buf, 4, (1 << 30) - 4), 4);
+    ck_assert_str_eq(buf, "tail");
+    ck_assert_int_eq(pread(fd, buf, 4, 1 << 29), 4);
+    ck_assert_int_eq(memcmp(buf, "\0\0\0\0", 4), 0);
+    close(fd);
+    free(p);
+    env_free(&v);
+}
+END_TEST
+
 START_TEST(test_commit_skips_specials)
 {
     NEED_ROOT();
@@ -680,9 +713,14 @@ START_TEST(test_copy_mode)
     sandbox_result_free(&r);
 
     /* Bigger than disk_limit: refused, naming the fix. */
-    file_at(v.ws, "huge", "", 0644);
     char *hp = tu_path(v.ws, "huge");
-    ck_assert_int_eq(truncate(hp, 3 << 20), 0);
+    int hfd = open(hp, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(hfd, 0);
+    static char data[1 << 20];
+    memset(data, 'x', sizeof data);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(write(hfd, data, sizeof data), sizeof data);
+    close(hfd);
     free(hp);
     plan_for(&p, v.ws, 2 << 20);
     ck_assert_int_eq(sbx_ws_prepare_flags(&p, &map, SBX_WS_FORCE_COPY, &w, &e),
@@ -783,6 +821,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_commit_symlink_swap);
     tcase_add_test(c, test_commit_whiteout_of_link);
     tcase_add_test(c, test_commit_type_changes);
+    tcase_add_test(c, test_commit_keeps_holes);
     tcase_add_test(c, test_commit_skips_specials);
     tcase_add_test(c, test_commit_bounds);
     suite_add_tcase(s, c);

@@ -197,6 +197,25 @@ START_TEST(test_under_limit_not_hit)
 }
 END_TEST
 
+START_TEST(test_sparse_file_stays_sparse)
+{
+    sandbox_result r;
+    /* 100 GiB apparent for no tmpfs blocks: the host must not pay it. */
+    ck_assert_int_eq(run_in_ws("truncate -s 100G /workspace/sparse && "
+                               "echo x >> /workspace/sparse",
+                               "64m", 60, &r),
+                     0);
+    ck_assert_msg(r.exit_code == 0, "%s%s", r.out.data, r.err.data);
+    char *p = at("sparse");
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_size, (100ll << 30) + 2);
+    ck_assert_int_lt(st.st_blocks * 512, 1 << 20);
+    free(p);
+    sandbox_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_setuid_stripped)
 {
     sandbox_result r;
@@ -343,6 +362,7 @@ static Suite *suite(void)
     tcase_set_timeout(c, 300);
     tcase_add_test(c, test_disk_limit_enospc);
     tcase_add_test(c, test_under_limit_not_hit);
+    tcase_add_test(c, test_sparse_file_stays_sparse);
     tcase_add_test(c, test_setuid_stripped);
     tcase_add_test(c, test_modify_delete_seen);
     tcase_add_test(c, test_shadow_link_not_followed);

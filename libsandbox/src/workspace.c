@@ -424,39 +424,74 @@ static int install(ws_walk *w, int dir, const char *tmp, const char *name)
     return -err;
 }
 
-static int copy_fd(int in, int out)
+/* Copy [off, end) of in to the same offsets of out. */
+static int copy_range(int in, int out, off_t off, off_t end)
 {
-    for (;;) {
-        ssize_t n = sendfile(out, in, NULL, 1 << 30);
-        if (n == 0)
-            return 0;
+    if (lseek(out, off, SEEK_SET) < 0)
+        return -errno;
+    while (off < end) {
+        size_t want = (size_t)(end - off > (1 << 30) ? (1 << 30) : end - off);
+        ssize_t n = sendfile(out, in, &off, want);
         if (n > 0)
             continue;
+        if (n == 0)
+            return 0; /* shrank under us */
         if (errno == EINTR)
             continue;
         if (errno != EINVAL && errno != ENOSYS)
             return -errno;
         /* No sendfile between these two: read and write. */
         char buf[65536];
-        for (;;) {
-            ssize_t r = read(in, buf, sizeof buf);
+        while (off < end) {
+            size_t chunk = (size_t)(end - off) < sizeof buf
+                               ? (size_t)(end - off)
+                               : sizeof buf;
+            ssize_t r = pread(in, buf, chunk, off);
             if (r == 0)
                 return 0;
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
                 return -errno;
-            }
-            for (ssize_t off = 0; off < r;) {
-                ssize_t m = write(out, buf + off, (size_t)(r - off));
+            for (ssize_t done = 0; done < r;) {
+                ssize_t m = write(out, buf + done, (size_t)(r - done));
                 if (m < 0 && errno == EINTR)
                     continue;
                 if (m < 0)
                     return -errno;
-                off += m;
+                done += m;
             }
+            off += r;
         }
     }
+    return 0;
+}
+
+/* Copy in to out keeping holes: a sparse file the box made (truncate -s
+ * 1T costs the tmpfs nothing) must not cost the host its apparent size. */
+static int copy_fd(int in, int out, off_t size)
+{
+    off_t pos = 0;
+    while (pos < size) {
+        off_t data = lseek(in, pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break; /* only a hole is left */
+        if (data < 0) {
+            /* No SEEK_DATA here: copy it all. */
+            int rc = copy_range(in, out, pos, size);
+            if (rc < 0)
+                return rc;
+            break;
+        }
+        off_t hole = lseek(in, data, SEEK_HOLE);
+        if (hole < 0 || hole > size)
+            hole = size;
+        int rc = copy_range(in, out, data, hole);
+        if (rc < 0)
+            return rc;
+        pos = hole;
+    }
+    return ftruncate(out, size) < 0 ? -errno : 0;
 }
 
 /* Copy the regular file sdir/name (already opened as in) to ddir/name via a
@@ -477,7 +512,7 @@ static int put_file(ws_walk *w, int in, const struct stat *st, int ddir,
     }
     if (out < 0)
         return -EEXIST;
-    int rc = copy_fd(in, out);
+    int rc = copy_fd(in, out, st->st_size);
     struct timespec ts[2] = {st->st_atim, st->st_mtim};
     if (rc == 0 && fchown(out, uid, gid) < 0)
         rc = -errno;
