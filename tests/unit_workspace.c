@@ -530,6 +530,16 @@ START_TEST(test_commit_bounds)
     ck_assert_int_lt(commit(w.upper, w.ws, NULL, &e), 0);
     ck_assert_msg(strstr(e.msg, "longer than") != NULL, "%s", e.msg);
     ck_assert(!exists(w.ws, name));
+    /* nftw cannot remove paths past PATH_MAX: undo it fd by fd. */
+    int fds[18];
+    fds[0] = open(w.upper, O_RDONLY | O_DIRECTORY);
+    for (int i = 1; i < 18; i++)
+        fds[i] = openat(fds[i - 1], name, O_RDONLY | O_DIRECTORY);
+    close(fds[17]);
+    for (int i = 16; i >= 0; i--) {
+        ck_assert_int_eq(unlinkat(fds[i], name, AT_REMOVEDIR), 0);
+        close(fds[i]);
+    }
     env_free(&w);
     env_free(&v);
 }
