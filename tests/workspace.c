@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define OWNER 1000
@@ -353,6 +355,47 @@ START_TEST(test_commit_after_timeout)
 }
 END_TEST
 
+/* Entries of the staging area (0 if it does not exist). */
+static int staged_runs(void)
+{
+    DIR *d = opendir("/run/libsandbox/ws");
+    int n = 0;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, "sandbox-", 8) == 0;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+START_TEST(test_caller_killed_staging_swept)
+{
+    /* Other tests' runs may be staged too: wait for ours to appear. */
+    int before = staged_runs();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sandbox_result r;
+        run_in_ws("echo lost > /workspace/lost; sleep 3", NULL, 60, &r);
+        _exit(0);
+    }
+    for (int i = 0; i < 200 && staged_runs() <= before; i++)
+        usleep(50000);
+    ck_assert_int_gt(staged_runs(), before);
+    usleep(500000); /* let the box start */
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    /* The caller is gone: gc (or the next run) sweeps its staging, the
+     * box's writes are dropped, not half-applied. */
+    unsigned removed = 0;
+    ck_assert_int_eq(sandbox_gc(runtime(), 0, &removed, NULL), 0);
+    ck_assert_uint_ge(removed, 1);
+    ck_assert_int_eq(staged_runs(), before);
+    ck_assert(!present("lost"));
+    sleep(4); /* the orphaned native box ends by itself */
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("workspace");
@@ -367,6 +410,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_modify_delete_seen);
     tcase_add_test(c, test_shadow_link_not_followed);
     tcase_add_test(c, test_commit_after_timeout);
+    tcase_add_test(c, test_caller_killed_staging_swept);
     suite_add_tcase(s, c);
     return s;
 }
