@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
@@ -235,21 +234,15 @@ static int write_map(pid_t pid, const char *file, const ws_map *m, int g)
 /* An fd of a user namespace whose ids map 0..count-1 to map's ranges. */
 static int make_userns(const ws_map *map, sbx_err *e)
 {
-    enum { STACK = 64 * 1024 };
+    /* No CLONE_VM, so the child runs on its own copy of this buffer. */
+    _Alignas(16) char stack[8192];
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return sbx_fail_errno(e, SANDBOX_EIO, errno, "pipe2");
-    void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        close(p[0]);
-        close(p[1]);
-        return sbx_fail_errno(e, SANDBOX_ENOMEM, errno, "mmap");
-    }
     ns_child_arg arg = {p[0], p[1]};
     /* Exit signal 0: the caller gets no SIGCHLD for it.  No CLONE_VM
      * (valgrind cannot follow that); the child only reads a pipe. */
-    pid_t pid = clone(ns_child, (char *)stack + STACK, CLONE_NEWUSER, &arg);
+    pid_t pid = clone(ns_child, stack + sizeof stack, CLONE_NEWUSER, &arg);
     int fd = -1, err = 0;
     if (pid < 0) {
         err = errno;
@@ -271,7 +264,6 @@ static int make_userns(const ws_map *map, sbx_err *e)
         while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
             ;
     close(p[0]);
-    munmap(stack, STACK);
     if (fd < 0)
         return sbx_fail_errno(e, SANDBOX_ERUNTIME, err,
                               "cannot create the user namespace for the "
