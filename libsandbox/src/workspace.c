@@ -1126,13 +1126,13 @@ unsigned sbx_ws_sweep_at(int base)
             openat(rd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (lk >= 0 && flock(lk, LOCK_EX | LOCK_NB) < 0)
             continue; /* a live run */
-        if (lk < 0) {
-            /* Being created (the lock comes right after mkdir), or half
-             * removed: only when it is old. */
-            struct stat st;
-            if (fstat(rd, &st) < 0 || time(NULL) - st.st_mtime < 60)
-                continue;
-        }
+        /* A run makes t/ only once it holds its lock: a directory without
+         * t/ may be a run between its mkdir and its flock, and is left
+         * until it is old. */
+        struct stat st;
+        if (faccessat(rd, "t", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+            (fstat(rd, &st) < 0 || time(NULL) - st.st_mtime < 60))
+            continue;
         sbx_ws tmp;
         memset(&tmp, 0, sizeof tmp);
         tmp.dir = sbx_asprintf(SBX_WS_RUN_DIR "/%s", de->d_name);
