@@ -335,8 +335,8 @@ static void pop(ws_walk *w, size_t len)
 static int walk_fail(ws_walk *w, int err, const char *what)
 {
     return sbx_fail_errno(w->e, SANDBOX_EIO, err,
-                          "workspace: %s '%s' (the host workspace may be "
-                          "partly updated)",
+                          "workspace: %s '%.300s' (the host workspace may "
+                          "be partly updated)",
                           what, w->path[0] ? w->path : ".");
 }
 
@@ -607,9 +607,9 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
 {
     if (depth > SBX_WS_MAX_DEPTH)
         return sbx_fail(w->e, SANDBOX_EIO,
-                        "workspace: '%s' is nested deeper than %d "
-                        "directories: nothing was copied %s",
-                        w->path, SBX_WS_MAX_DEPTH,
+                        "workspace: nested deeper than %d directories, at "
+                        "'%.300s': nothing was copied %s",
+                        SBX_WS_MAX_DEPTH, w->path,
                         mode == WALK_COMMIT ? "back" : "in");
     int dfd = fcntl(sdir, F_DUPFD_CLOEXEC, 0);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -706,7 +706,7 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
             if (mode == WALK_COPY_IN && r == -ENOSPC)
                 rc = sbx_fail(w->e, SANDBOX_EINVAL,
                               "workspace: the workspace does not fit in "
-                              "disk_limit (copy mode, at '%s'): raise "
+                              "disk_limit (copy mode, at '%.300s'): raise "
                               "disk_limit or use a filesystem that supports "
                               "idmapped mounts",
                               w->path);
