@@ -187,7 +187,8 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
     return 0;
 }
 
-int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+static int container_run_box(const sbx_plan *plan, sandbox_result *res,
+                             sbx_err *e)
 {
     char **argv = NULL;
     sbx_child child;
@@ -222,6 +223,21 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     return rc;
 }
 
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *plan;
+    sbx_idmap map;
+    int rc = sbx_ws_prepare(
+        plan, sbx_ws_engine_map(plan, &map) == 0 ? &map : NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL)
+        wp.workspace = (char *)sbx_ws_source(ws);
+    return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
+}
+
 int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
 {
     sbx_err e = {0};
@@ -239,8 +255,9 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
+    count = sbx_ws_sweep();
     if (kind == SBX_RT_NATIVE) {
-        count = sbx_native_gc();
+        count += sbx_native_gc();
         goto out;
     }
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)
