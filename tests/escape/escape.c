@@ -365,8 +365,13 @@ static char *weak_box(const call *c, int *status)
     ssize_t r;
     while (buf && (r = read(p[0], buf + n, cap - n - 1)) > 0) {
         n += (size_t)r;
-        if (cap - n < 4096)
-            buf = realloc(buf, cap *= 2);
+        if (cap - n < 4096) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
     }
     close(p[0]);
     waitpid(k, status, 0);
@@ -557,6 +562,7 @@ struct attack {
     host_fn host;          /* the host-side decision after the run        */
     const char *ctl_extra; /* an extra control step (fn=arg), e.g. the
                               naive host-side reader a link would fool   */
+    int host_decides;      /* the box's word alone cannot make it LANDED  */
 };
 
 /* per-attack results */
@@ -893,8 +899,12 @@ static void host_ws_size(const attack *a, bool ctl, const char *d, outcome *o)
         set_out(o, V_HELD, "host workspace file within the cap");
 }
 
-#define BOX(f, a) f, a, NULL, NULL, NULL
-#define HOSTC(f, a, p, h) f, a, p, h, NULL
+/* BOX: the box's own verdict line decides.  HOSTC: the host-side check
+ * decides (the box's line is shown but may only describe the box's own
+ * copy of a node or file).  EITHER: LANDED if either says so. */
+#define BOX(f, a) f, a, NULL, NULL, NULL, 0
+#define HOSTC(f, a, p, h) f, a, p, h, NULL, 1
+#define EITHER(f, a, p, h) f, a, p, h, NULL, 0
 
 static const attack attacks[] = {
     /* host fs */
@@ -1012,10 +1022,10 @@ static const attack attacks[] = {
     {"resources", "dev-shm-fill", R_RES, BOX("fill-rm", "${SHMDIR},96")},
     /* disk */
     {"disk", "fill-workspace", R_DISK,
-     HOSTC("fill", "${WSD},32", NULL, host_ws_size)},
+     EITHER("fill", "${WSD},32", NULL, host_ws_size)},
     {"disk", "fill-tmp", R_DISK, BOX("fill-rm", "${SCRATCH},32")},
     {"disk", "fill-var-tmp", R_DISK, BOX("fill-rm", "${VARTMP},32")},
-    {"disk", "fill-root", R_DISK, BOX("fill-rm", "${ROOT},32")},
+    {"disk", "fill-root", R_DISK, BOX("fill-any", "${ROOT},32")},
     {"disk", "disk-limit-hit-reported", R_DISK, BOX(NULL, "")},
     /* lifecycle */
     {"lifecycle", "caller-sigkill", R_KILL, BOX(NULL, "")},
@@ -1029,7 +1039,7 @@ static const attack attacks[] = {
     /* host-side path handling */
     {"host-paths", "symlink-planted-in-workspace", R_MAIN, "symlink-plant",
      "${WS},${LCANARY}", prep_link_canary, host_links,
-     "naive-follow=${WS}/leak-canary"},
+     "naive-follow=${WS}/leak-canary", 0},
     {"host-paths", "symlink-read-back-canary", R_READBACK,
      HOSTC("read-hex", "${WS}/leak-canary", NULL, host_readback)},
     {"host-paths", "symlink-read-back-shadow", R_READBACK,
@@ -1129,7 +1139,9 @@ static void decide(const attack *a, bool ctl, const call *c, bool have)
     outcome h = {V_NONE, ""};
     if (a->host)
         a->host(a, ctl, a->host == host_injected ? c->injected : l, &h);
-    if (v == V_LANDED || h.v == V_LANDED)
+    if (a->host_decides && v == V_LANDED && h.v == V_HELD)
+        set_out(o, V_HELD, "host: %s (box, about its own copy: %s)", h.why, l);
+    else if (v == V_LANDED || h.v == V_LANDED)
         set_out(o, V_LANDED, "box: %s%s%s", l,
                 h.v == V_LANDED ? "; host: " : "",
                 h.v == V_LANDED ? h.why : "");
@@ -1679,10 +1691,13 @@ static void do_dotdot(bool ctl)
         ctl ? ctl_of("mount-box-path-dotdot") : box_of("mount-box-path-dotdot");
     if (!got)
         set_out(o, V_ERROR, "no result");
-    else if (c.rc == 0)
-        set_out(o, V_LANDED, "box path '%s' accepted and run", c.extra_box);
-    else
+    else if (c.rc == SANDBOX_EINVAL)
         set_out(o, V_HELD, "refused: %.200s", c.msg ? c.msg : "");
+    else
+        set_out(o, V_LANDED,
+                "box path '%s' not refused by the library (rc %d%s%.160s)",
+                c.extra_box, c.rc, c.rc ? ": " : "",
+                c.rc && c.msg ? c.msg : "");
     call_free(&c);
 }
 

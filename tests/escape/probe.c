@@ -1073,6 +1073,26 @@ static int a_fill(const char *arg)
     return fill(field(arg, 0), (size_t)atoi(field(arg, 1)), 1);
 }
 
+/* arg: dir1:dir2:...,MiB: the first directory of the root layer that
+ * takes a file at all */
+static int a_fill_any(const char *arg)
+{
+    char dirs[256];
+    snprintf(dirs, sizeof dirs, "%s", field(arg, 0));
+    size_t mb = (size_t)atoi(field(arg, 1));
+    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
+        char p[300];
+        snprintf(p, sizeof p, "%s/escape-probe-try", d);
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            continue;
+        close(fd);
+        unlink(p);
+        return fill(d, mb, 0);
+    }
+    return say(HELD, "no directory of the root takes a file");
+}
+
 static int a_fill_rm(const char *arg)
 {
     return fill(field(arg, 0), (size_t)atoi(field(arg, 1)), 0);
@@ -1281,6 +1301,7 @@ static const struct {
     {"memory-hog", a_memory_hog},
     {"fill", a_fill},
     {"fill-rm", a_fill_rm},
+    {"fill-any", a_fill_any},
     {"setuid", a_setuid},
     {"setgid", a_setgid},
     {"setuid-root", a_setuid_root},
