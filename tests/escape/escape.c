@@ -1245,7 +1245,22 @@ typedef struct view {
     int nnp, seccomp;
     char cgroups[8][256];
     int ncg;
+    char cid[65]; /* the engine's container id, from the cgroup path */
 } view;
+
+/* the first run of 64 hex digits in s (podman's libpod-<id>, docker/<id>) */
+static void container_id(const char *s, char out[65])
+{
+    for (const char *p = s; *p; p++) {
+        size_t n = strspn(p, "0123456789abcdef");
+        if (n >= 64) {
+            memcpy(out, p, 64);
+            out[64] = '\0';
+            return;
+        }
+        p += n ? n - 1 : 0;
+    }
+}
 
 static void read_view(pid_t pid, view *v)
 {
@@ -1306,6 +1321,8 @@ static void read_view(pid_t pid, view *v)
         char *comma = strchr((char *)ctrl, ',');
         if (comma)
             *comma = '\0';
+        if (!v->cid[0])
+            container_id(c2 + 1, v->cid);
         snprintf(v->cgroups[v->ncg++], 256, "/sys/fs/cgroup/%.30s%.200s",
                  *ctrl ? ctrl : "", c2 + 1);
     }
@@ -1353,6 +1370,35 @@ static void remove_containers_of(pid_t owner)
                 (long)owner);
 }
 
+/* whether the engine still lists container id (exists == 1) */
+static int container_exists(const char *id)
+{
+    if (is_native() || !*id)
+        return 0;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd,
+             "%s ps -aq --no-trunc --filter id=%s 2>/dev/null | wc -l",
+             backend(), id);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = 0;
+        pclose(p);
+    }
+    return n > 0;
+}
+
+static void remove_container(const char *id)
+{
+    if (is_native() || !*id || !container_exists(id))
+        return;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "%s rm -f %s >/dev/null 2>&1", backend(), id);
+    if (system(cmd) != 0)
+        fprintf(stderr, "escape: could not remove container %s\n", id);
+}
+
 static void rm_cgroups(const view *v)
 {
     for (int i = 0; i < v->ncg; i++)
@@ -1375,6 +1421,8 @@ static void leftovers(const char *token, pid_t owner, const view *v, bool ctl,
     if (ctl)
         return;
     int k = containers_of(owner);
+    if (!k)
+        k = container_exists(v->cid);
     if (k) {
         size_t u = strlen(out);
         snprintf(out + u, cap - u, "%s%d container(s) of owner %ld",
@@ -1454,8 +1502,10 @@ static void do_view(bool ctl)
     bool got = call_wait(&c, 60) == 0;
     view_verdicts(ctl, &v, c.pid, ctl ? -1 : c.host_root, got);
     kill_token(token);
-    if (!ctl)
+    if (!ctl) {
         remove_containers_of(c.pid);
+        remove_container(v.cid);
+    }
     call_free(&c);
 }
 
@@ -1546,8 +1596,10 @@ static void do_lifecycle(bool ctl)
     }
     for (int i = 0; i < 3; i++) {
         kill_token(L[i].token);
-        if (!ctl)
+        if (!ctl) {
             remove_containers_of(L[i].c.pid);
+            remove_container(L[i].v.cid);
+        }
         rm_cgroups(&L[i].v);
         free(L[i].c.command);
     }
@@ -1881,6 +1933,12 @@ int main(void)
     NA = sizeof attacks / sizeof *attacks;
     if (NA > MAX_ATTACKS)
         return 2;
+    if (geteuid() != 0) {
+        /* the controls mknod device nodes and unshare namespaces */
+        fprintf(stderr, "escape: skipped: run as root (the controls need "
+                        "mknod and namespaces)\n");
+        return 77;
+    }
     signal(SIGPIPE, SIG_IGN);
     scene_setup();
     run_everything();
