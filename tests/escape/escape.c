@@ -1029,6 +1029,7 @@ static const attack attacks[] = {
     {"disk", "disk-limit-hit-reported", R_DISK, BOX(NULL, "")},
     /* lifecycle */
     {"lifecycle", "caller-sigkill", R_KILL, BOX(NULL, "")},
+    {"lifecycle", "caller-sigkill-cgroup-left", R_KILL, BOX(NULL, "")},
     {"lifecycle", "caller-sigterm", R_TERM, BOX(NULL, "")},
     {"lifecycle", "deadline-after-caller-death", R_DEADLINE, BOX(NULL, "")},
     {"lifecycle", "daemon-outlives-run", R_DAEMON, BOX(NULL, "")},
@@ -1185,13 +1186,46 @@ static outcome *ctl_of(const char *name)
     return &R[index_of(find(name))].ctl;
 }
 
+/* Whether the box could write its workspace at all (run by run): the
+ * workspace attacks prove nothing otherwise. */
+static bool ws_writable[R_LIB + 1];
+
 static void run_probe_box(int run, call *c)
 {
     prep_all(run, false);
     c->command = probe_command(run, false);
+    if (c->workspace) {
+        size_t l = strlen(c->command);
+        char *m = realloc(c->command, l + 80);
+        if (m) {
+            snprintf(m + l, 80, " 'x-ws:mark=/workspace/escape-writable'");
+            c->command = m;
+        }
+    }
     call_start(c);
     bool have = call_wait(c, 240) == 0;
+    if (c->workspace) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/escape-writable", c->workspace);
+        ws_writable[run] = access(p, F_OK) == 0;
+    }
     decide_all(run, c, have);
+    /* a HELD that only means "the workspace is not writable" is vacuous */
+    for (size_t i = 0; i < NA; i++) {
+        const attack *a = &A[i];
+        int wrun = a->run == R_READBACK ? R_MAIN : a->run;
+        outcome *o = &R[i].box;
+        if (a->run == run && a->fn && o->v == V_HELD &&
+            (strstr(a->arg, "${WS}") || strstr(a->arg, "${WSD}")) &&
+            !ws_writable[wrun]) {
+            char why[600];
+            snprintf(why, sizeof why, "%s", o->why);
+            set_out(o, V_ERROR,
+                    "vacuous: the box could not write its "
+                    "workspace at all (%.500s)",
+                    why);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1402,7 +1436,8 @@ static void remove_container(const char *id)
 static void rm_cgroups(const view *v)
 {
     for (int i = 0; i < v->ncg; i++)
-        if (strstr(v->cgroups[i], "libsandbox"))
+        if (strstr(v->cgroups[i], "libsandbox") ||
+            strstr(v->cgroups[i], "sbx-escape-ctl"))
             for (int k = 0;
                  k < 40 && rmdir(v->cgroups[i]) < 0 && errno != ENOENT; k++)
                 usleep(50000);
@@ -1413,6 +1448,7 @@ static void rm_cgroups(const view *v)
 static void leftovers(const char *token, pid_t owner, const view *v, bool ctl,
                       char *out, size_t cap)
 {
+    /* processes and containers; cgroups are caller-sigkill-cgroup-left */
     pid_t p[8];
     out[0] = '\0';
     int n = token_pids(token, p, 8);
@@ -1428,13 +1464,37 @@ static void leftovers(const char *token, pid_t owner, const view *v, bool ctl,
         snprintf(out + u, cap - u, "%s%d container(s) of owner %ld",
                  u ? ", " : "", k, (long)owner);
     }
+}
+
+static const char *cgroup_left(const view *v)
+{
     for (int i = 0; i < v->ncg; i++)
-        if (access(v->cgroups[i], F_OK) == 0) {
-            size_t u = strlen(out);
-            snprintf(out + u, cap - u, "%scgroup %s", u ? ", " : "",
-                     v->cgroups[i]);
-            break;
-        }
+        if (access(v->cgroups[i], F_OK) == 0)
+            return v->cgroups[i];
+    return NULL;
+}
+
+/* The control's box gets a scratch cgroup nobody will remove (the
+ * weakened box has none of its own). */
+static void ctl_cgroup(pid_t box, view *v)
+{
+    char d[256], p[300];
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+        snprintf(d, sizeof d, "/sys/fs/cgroup/sbx-escape-ctl-%ld",
+                 (long)getpid());
+    else
+        snprintf(d, sizeof d, "/sys/fs/cgroup/pids/sbx-escape-ctl-%ld",
+                 (long)getpid());
+    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+        return;
+    snprintf(p, sizeof p, "%s/cgroup.procs", d);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fprintf(f, "%ld\n", (long)box);
+        fclose(f);
+    }
+    if (v->ncg < 8)
+        snprintf(v->cgroups[v->ncg++], 256, "%s", d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1553,6 +1613,8 @@ static void do_lifecycle(bool ctl)
         L[i].box = wait_token(L[i].token, 60);
         if (L[i].box)
             read_view(L[i].box, &L[i].v);
+        if (ctl && i == 0 && L[i].box)
+            ctl_cgroup(L[i].box, &L[i].v);
         kill(L[i].c.pid, L[i].sig);
         waitpid(L[i].c.pid, NULL, 0);
     }
@@ -1592,6 +1654,31 @@ static void do_lifecycle(bool ctl)
         }
         if (!open_)
             break;
+        usleep(250000);
+    }
+    /* the SIGKILLed caller's box: its cgroups too, within the same 5 s */
+    outcome *cg = of("caller-sigkill-cgroup-left");
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double el = (double)(t.tv_sec - t0.tv_sec) +
+                    (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        const char *left = cgroup_left(&L[0].v);
+        if (!L[0].box) {
+            set_out(cg, V_ERROR, "the box never started");
+            break;
+        }
+        if (!left) {
+            set_out(cg, V_HELD,
+                    "no cgroup of the box %.1f s after the "
+                    "caller's death",
+                    el);
+            break;
+        }
+        if (el >= 5) {
+            set_out(cg, V_LANDED, "%.1f s after the caller died: %s is left",
+                    el, left);
+            break;
+        }
         usleep(250000);
     }
     for (int i = 0; i < 3; i++) {
@@ -1809,8 +1896,21 @@ static void run_everything(void)
     step("run_probe_box R_DISK");
     {
         outcome *o = box_of("disk-limit-hit-reported");
+        /* the cap must have fired if a fill got ENOSPC or wrote past it */
+        bool fired = false;
+        static const char *const fills[] = {"fill-workspace", "fill-tmp",
+                                            "fill-var-tmp", "fill-root"};
+        for (size_t k = 0; k < 4 && disk.out; k++) {
+            int v = V_NONE;
+            const char *l = line_for(disk.out, fills[k], &v);
+            fired |= l && (v == V_LANDED || strstr(l, "No space left"));
+        }
         if (disk.out == NULL)
             set_out(o, V_ERROR, "the disk box did not run");
+        else if (!fired)
+            set_out(o, V_ERROR,
+                    "vacuous: no fill reached the cap (all "
+                    "refused for other reasons)");
         else if (disk.disk_hit != 1)
             set_out(o, V_LANDED, "writes past %s but result.disk_limit_hit=%d",
                     DISK_LIMIT, disk.disk_hit);

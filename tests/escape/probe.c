@@ -1230,6 +1230,16 @@ static int a_naive_follow(const char *arg)
     return n >= 0 ? say(LANDED, "followed %s", arg) : held_errno(arg);
 }
 
+static int a_mark(const char *arg)
+{
+    int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return held_errno(arg);
+    ssize_t n = write(fd, "written by the box\n", 19);
+    close(fd);
+    return n == 19 ? say(LANDED, "wrote %s", arg) : held_errno("write");
+}
+
 static int a_touch_rel(const char *arg)
 {
     int fd = open(arg, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -1314,6 +1324,7 @@ static const struct {
     {"symlink-plant", a_symlink_plant},
     {"naive-follow", a_naive_follow},
     {"touch-rel", a_touch_rel},
+    {"mark", a_mark},
 };
 
 /* Run one attack "label:fn=arg" in a child; print its verdict line. */

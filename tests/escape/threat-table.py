@@ -93,6 +93,7 @@ WHAT = {
     "fill-root": "write 32 MiB into the first writable directory of the root layer",
     "disk-limit-hit-reported": "result.disk_limit_hit is 1 after the fills",
     "caller-sigkill": "SIGKILL the caller; no box process, container or cgroup 5 s later",
+    "caller-sigkill-cgroup-left": "the SIGKILLed caller's box leaves a cgroup directory 5 s later",
     "caller-sigterm": "the same with SIGTERM (no handler: the caller just dies)",
     "deadline-after-caller-death": "timeout 2 s, caller SIGKILLed at start: box gone 4 s later",
     "daemon-outlives-run": "the box's setsid double-forked daemon is alive after the run returned",
