@@ -286,6 +286,7 @@ typedef struct call {
     bool weak;             /* the control: no library, a weakened box      */
     bool no_pidns;         /* ... without even a pid namespace             */
     const char *extra_box; /* a third mount of S.ro at this box path    */
+    const char *image;     /* instead of image()                           */
     bool pty;              /* the caller gets a pty as controlling tty     */
     const char *cwd;       /* the caller's cwd                             */
     const char *path;      /* the caller's PATH                            */
@@ -419,7 +420,7 @@ static void caller_child(call *c, int cancel_r)
         sandbox_opts o;
         sandbox_opts_init(&o, sizeof o);
         o.command = c->command;
-        o.image = image();
+        o.image = c->image ? c->image : image();
         o.runtime = backend();
         o.timeout_sec = c->timeout > 0 ? c->timeout : 60;
         o.workspace = c->workspace;
@@ -1046,6 +1047,7 @@ static const attack attacks[] = {
     {"host-paths", "symlink-read-back-shadow", R_READBACK,
      HOSTC("read-hex", "${WS}/leak-shadow", NULL, host_readback)},
     {"host-paths", "mount-box-path-dotdot", R_LIB, BOX(NULL, "")},
+    {"host-paths", "mountpoint-symlink-in-image", R_LIB, BOX(NULL, "")},
     {"host-paths", "oom-file-in-caller-cwd", R_RES, BOX(NULL, "")},
 };
 
@@ -1840,6 +1842,98 @@ static void do_dotdot(bool ctl)
     call_free(&c);
 }
 
+/* An image whose /mnt is an absolute symlink to a host directory, and a
+ * mount at /mnt/sub: the library must not create the mount point on the
+ * host through the link (native: when it adds mount points to its cached
+ * export). */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void do_mountpoint_symlink(bool ctl)
+{
+    char victim[300], rootfs[300], tag[128], sub[400];
+    snprintf(victim, sizeof victim, "%s/victim%s", S.root, ctl ? "-c" : "");
+    snprintf(rootfs, sizeof rootfs, "%s/img%s", S.root, ctl ? "-c" : "");
+    snprintf(sub, sizeof sub, "%s/sub", victim);
+    mkdir_or_die(victim, 0755);
+    mkdir_or_die(rootfs, 0755);
+    char p[400];
+    snprintf(p, sizeof p, "%s/mnt", rootfs);
+    if (symlink(victim, p) < 0)
+        die("symlink");
+    outcome *o = ctl ? ctl_of("mountpoint-symlink-in-image")
+                     : box_of("mountpoint-symlink-in-image");
+    if (ctl) {
+        /* what a naive host side does with a box path: mkdir -p under the
+         * root filesystem, following its links */
+        sh("mkdir -p '%s/mnt/sub'", rootfs);
+    } else {
+        snprintf(tag, sizeof tag, "localhost/sbx-escape-symlink:%ld",
+                 (long)getpid());
+        int ok = sh("mkdir -p '%s/bin' && cp '%s/escape-probe' '%s/bin/sh' && "
+                    "tar -C '%s' -cf '%s.tar' . && "
+                    "{ podman import -q '%s.tar' '%s' >/dev/null 2>&1; "
+                    "docker import '%s.tar' '%s' >/dev/null 2>&1; true; }",
+                    rootfs, S.probe_dir, rootfs, rootfs, rootfs, rootfs, tag,
+                    rootfs, tag) == 0;
+        char id[128] = "";
+        FILE *f = popen("podman images -q --no-trunc --filter "
+                        "reference=localhost/sbx-escape-symlink 2>/dev/null",
+                        "r");
+        if (f) {
+            if (!fgets(id, sizeof id, f))
+                id[0] = '\0';
+            pclose(f);
+        }
+        id[strcspn(id, "\n")] = '\0';
+        call c = {.command = strdup("true"),
+                  .cancel_w = -1,
+                  .timeout = 30,
+                  .image = tag,
+                  .extra_box = "/mnt/sub"};
+        if (ok) {
+            call_start(&c);
+            call_wait(&c, 60);
+        }
+        if (!ok)
+            set_out(o, V_ERROR, "could not import the crafted image");
+        else if (access(sub, F_OK) == 0)
+            set_out(o, V_LANDED,
+                    "the host got %s (the library followed the "
+                    "image's link; rc %d)",
+                    sub, c.rc);
+        else
+            set_out(o, V_HELD,
+                    "the host directory the link points at is "
+                    "untouched (rc %d)",
+                    c.rc);
+        call_free(&c);
+        sh("podman rmi -f '%s' >/dev/null 2>&1; docker rmi -f '%s' >/dev/null "
+           "2>&1; true",
+           tag, tag);
+        /* the native export of it (the library caches it by image id) */
+        const char *hex = strncmp(id, "sha256:", 7) == 0 ? id + 7 : id;
+        if (is_native() && strlen(hex) == 64 &&
+            strspn(hex, "0123456789abcdef") == 64)
+            sh("rm -rf /var/cache/libsandbox/rootfs/%s; rm -f "
+               "/var/cache/libsandbox/rootfs/refs/*sbx-escape-symlink*",
+               hex);
+        return;
+    }
+    if (access(sub, F_OK) == 0)
+        set_out(o, V_LANDED, "the naive mkdir -p created %s", sub);
+    else
+        set_out(o, V_HELD, "nothing followed the link");
+}
+
 static void check_dir_empty(const char *dir, outcome *o)
 {
     DIR *d = opendir(dir);
@@ -1932,6 +2026,7 @@ static void run_everything(void)
         if (A[i].run == R_LIB && strncmp(A[i].name, "path-", 5) == 0)
             do_lookup(&A[i], false);
     do_dotdot(false);
+    do_mountpoint_symlink(false);
     step("do_dotdot");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double box_s = (double)(t1.tv_sec - t0.tv_sec);
@@ -1963,6 +2058,7 @@ static void run_everything(void)
         if (A[i].run == R_LIB && strncmp(A[i].name, "path-", 5) == 0)
             do_lookup(&A[i], true);
     do_dotdot(true);
+    do_mountpoint_symlink(true);
     step("do_dotdot-ctl");
     clock_gettime(CLOCK_MONOTONIC, &t0);
 

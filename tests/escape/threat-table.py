@@ -104,6 +104,7 @@ WHAT = {
     "symlink-read-back-canary": "a second box reads the planted canary link; must not get the host file",
     "symlink-read-back-shadow": "a second box reads the planted /etc/shadow link; must not get the host's",
     "mount-box-path-dotdot": "extra mount at /data/../etc must be refused with SANDBOX_EINVAL",
+    "mountpoint-symlink-in-image": "an image whose /mnt links to a host dir, a mount at /mnt/sub: the host dir must stay empty",
     "oom-file-in-caller-cwd": "after an OOM kill nothing appears in the caller's cwd (conmon's 'oom' file)",
 }
 
