@@ -357,6 +357,11 @@ static char *weak_box(const call *c, int *status)
             _exit(122);
         dup2(p[1], 1);
         close(p[1]);
+        /* never the developer's terminal: TIOCSTI on fd 2 as root would
+         * type into it */
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nul >= 0)
+            dup2(nul, 2);
         execl("/bin/sh", "sh", "-c", c->command, (char *)NULL);
         _exit(127);
     }
@@ -399,6 +404,11 @@ static void caller_child(call *c, int cancel_r)
         t.c_cc[VTIME] = 0;
         tcsetattr(slave, TCSANOW, &t);
         dup2(slave, 0);
+    }
+    if (!c->pty) {
+        int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (nul >= 0)
+            dup2(nul, 0);
     }
     if (c->cwd && chdir(c->cwd) < 0)
         _exit(112);
@@ -1068,8 +1078,10 @@ static void host_injected(const attack *a, bool ctl, const char *d, outcome *o)
 
 static char *probe_command(int run, bool ctl)
 {
-    size_t cap = 16384, n = 0;
+    size_t cap = 65536, n = 0;
     char *cmd = malloc(cap);
+    if (!cmd)
+        die("malloc");
     char probe[300];
     if (ctl)
         snprintf(probe, sizeof probe, "%s/escape-probe", S.probe_dir);
@@ -1084,6 +1096,10 @@ static char *probe_command(int run, bool ctl)
         if (!mine || !a->fn)
             continue;
         char arg[1024];
+        if (n + 2 * sizeof arg + 256 > cap) {
+            errno = E2BIG;
+            die("probe command");
+        }
         expand(a->arg, ctl, arg, sizeof arg);
         n += (size_t)snprintf(cmd + n, cap - n, " '%s:%s=%s'", a->name, a->fn,
                               arg);
