@@ -27,7 +27,7 @@
 
 #define SBX_EXPORT_TIMEOUT_SEC 600.0
 
-static char *cache_dir(void)
+char *sbx_rootfs_cache_dir(void)
 {
     const char *env = getenv("SANDBOX_CACHE_DIR");
     if (env != NULL && env[0] == '/')
@@ -77,18 +77,37 @@ static void index_stamp(sbx_runtime_kind kind, char *buf, size_t size)
              st.st_mtim.tv_nsec, (long long)st.st_size);
 }
 
+int sbx_rootfs_ref_name(const char *image, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)image; *p; p++) {
+        if (j + 4 > size)
+            return -ENAMETOOLONG;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '.' || *p == '-') {
+            buf[j++] = (char)*p;
+        } else if (*p == '/' || *p == ':') {
+            buf[j++] = *p == '/' ? '+' : '_';
+        } else {
+            buf[j++] = '%';
+            buf[j++] = hex[*p >> 4];
+            buf[j++] = hex[*p & 15];
+        }
+    }
+    buf[j] = '\0';
+    return 0;
+}
+
+/* refs/<runtime>@<escaped name>; NULL when the name is too long. */
 static char *ref_path(const char *cache, const char *rt_path, const char *image)
 {
-    char name[600];
-    size_t j = 0;
+    char name[200];
     const char *base = strrchr(rt_path, '/');
-    for (const char *p = base ? base + 1 : rt_path; *p && j < 64; p++)
-        name[j++] = *p;
-    name[j++] = '@';
-    for (const char *p = image; *p && j < sizeof name - 1; p++)
-        name[j++] = (*p == '/' || *p == ':') ? '_' : *p;
-    name[j] = '\0';
-    return sbx_asprintf("%s/refs/%s", cache, name);
+    if (sbx_rootfs_ref_name(image, name, sizeof name) < 0)
+        return NULL;
+    return sbx_asprintf("%s/refs/%.32s@%s", cache, base ? base + 1 : rt_path,
+                        name);
 }
 
 static int run_tool(char *const argv[], char **out, sbx_err *e)
@@ -143,14 +162,8 @@ static int export_image(const char *rt, const char *image, const char *cache,
     /* Mount points the box needs, whatever the image has. */
     static const char *const points[] = {"proc", "sys", "dev", "tmp",
                                          "workspace"};
-    for (size_t i = 0; rc == 0 && i < 5; i++) {
-        char *p = sbx_asprintf("%s/%s", tmp, points[i]);
-        if (p == NULL)
-            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-        else if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "mkdir %s", p);
-        free(p);
-    }
+    for (size_t i = 0; rc == 0 && i < 5; i++)
+        rc = sbx_rootfs_mount_point(tmp, points[i], true, false, e);
     if (rc == 0 && rename(tmp, final) < 0) {
         if (errno != EEXIST && errno != ENOTEMPTY)
             rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "rename %s", tmp);
@@ -209,7 +222,7 @@ int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
                                   image);
         return 0;
     }
-    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *cache = sbx_rootfs_cache_dir();
     sbx_autofree char *rt = NULL;
     if (cache == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
@@ -221,8 +234,14 @@ int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
                         image);
     sbx_autofree char *refs = sbx_asprintf("%s/refs", cache);
     sbx_autofree char *ref = ref_path(cache, rt, image);
-    if (refs == NULL || ref == NULL)
+    if (refs == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (ref == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image name '%.64s...' is too long for the native "
+                        "runtime's rootfs cache (at most 190 bytes once "
+                        "escaped): use a shorter tag or the image ID",
+                        image);
     if ((rc = sbx_mkdir_p(refs, 0700)) < 0)
         return sbx_fail_errno(e, SANDBOX_EIO, -rc,
                               "cannot create the rootfs "
@@ -315,7 +334,7 @@ static bool referenced(const char *refs, const char *id)
 
 unsigned sbx_rootfs_sweep(void)
 {
-    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *cache = sbx_rootfs_cache_dir();
     sbx_autofree char *refs = cache ? sbx_asprintf("%s/refs", cache) : NULL;
     unsigned removed = 0;
     DIR *d = cache ? opendir(cache) : NULL;
@@ -361,4 +380,74 @@ unsigned sbx_rootfs_sweep(void)
     }
     closedir(d);
     return removed;
+}
+
+/* Open component `name` of a mount point under dir (creating it first when
+ * asked), refusing symlinks.  A descriptor, or -errno. */
+static int open_component(int dir, const char *name, bool create, bool file)
+{
+    int fd;
+    if (file) {
+        int flags = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+        fd = create ? openat(dir, name, O_WRONLY | O_CREAT | flags, 0644)
+                    : openat(dir, name, O_PATH | flags);
+    } else {
+        if (create && mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) ||
+        (file && S_ISDIR(st.st_mode))) {
+        int err = S_ISLNK(st.st_mode) ? ELOOP : EISDIR;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int sbx_rootfs_mount_point(const char *root, const char *box_path, bool create,
+                           bool file, sbx_err *e)
+{
+    char buf[4096], *save = NULL;
+    if (snprintf(buf, sizeof buf, "%s", box_path) >= (int)sizeof buf)
+        return sbx_fail(e, SANDBOX_EINVAL, "box path %.64s... is too long",
+                        box_path);
+    sbx_autoclose int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "root filesystem %s",
+                              root);
+    char *comp = strtok_r(buf, "/", &save);
+    while (comp != NULL) {
+        char *next = strtok_r(NULL, "/", &save);
+        if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "box path %s has a '.' or '..' component: give "
+                            "a plain absolute path",
+                            box_path);
+        int fd = open_component(dir, comp, create, file && next == NULL);
+        if (fd == -ENOENT)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mount point %s does not exist in the root "
+                            "filesystem %s, and the native runtime keeps the "
+                            "root read-only: create it in the image (an "
+                            "empty %s)",
+                            box_path, root, file ? "file" : "directory");
+        if (fd == -ELOOP || fd == -ENOTDIR)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mount point %s: '%s' is a symbolic link or not "
+                            "a directory in the root filesystem %s, and the "
+                            "native runtime follows no link inside an image: "
+                            "mount on a real directory",
+                            box_path, comp, root);
+        if (fd < 0)
+            return sbx_fail_errno(e, SANDBOX_EIO, -fd, "mount point %s in %s",
+                                  box_path, root);
+        close(dir);
+        dir = fd;
+        comp = next;
+    }
+    return 0;
 }

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* The box's user namespace, parent side.  The box's root is never host
+ * root: a root caller maps box ids 0..n-1 to its subordinate range
+ * (/etc/subuid, /etc/subgid), and without one the run fails with the fix;
+ * an unprivileged caller maps its own uid and gid to 0 (the only mapping
+ * the kernel lets it write, with setgroups denied). */
+#include "native.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int sbx_userns_plan(sbx_userns *u, sbx_err *e)
+{
+    memset(u, 0, sizeof *u);
+    if (geteuid() == 0) {
+        sbx_idmap m;
+        int rc = sbx_subid_range(&m, e);
+        if (rc < 0)
+            return rc;
+        snprintf(u->uid_map, sizeof u->uid_map, "0 %lu %lu\n",
+                 (unsigned long)m.uid_start, (unsigned long)m.count);
+        snprintf(u->gid_map, sizeof u->gid_map, "0 %lu %lu\n",
+                 (unsigned long)m.gid_start, (unsigned long)m.count);
+        u->late = true;
+        return 0;
+    }
+    snprintf(u->uid_map, sizeof u->uid_map, "0 %ld 1\n", (long)geteuid());
+    snprintf(u->gid_map, sizeof u->gid_map, "0 %ld 1\n", (long)getegid());
+    u->deny_setgroups = true;
+    return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *val)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
+    return sbx_write_file(path, val);
+}
+
+int sbx_userns_write(const sbx_userns *u, pid_t pid, sbx_err *e)
+{
+    int rc = 0;
+    if (u->deny_setgroups)
+        rc = write_proc(pid, "setgroups", "deny");
+    if (rc == 0)
+        rc = write_proc(pid, "uid_map", u->uid_map);
+    if (rc == 0)
+        rc = write_proc(pid, "gid_map", u->gid_map);
+    if (rc < 0)
+        return sbx_fail_errno(e, SANDBOX_ESPAWN, -rc,
+                              "cannot write the box's user namespace id maps "
+                              "(uid %.*s, gid %.*s)",
+                              (int)strcspn(u->uid_map, "\n"), u->uid_map,
+                              (int)strcspn(u->gid_map, "\n"), u->gid_map);
+    return 0;
+}
