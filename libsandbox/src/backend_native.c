@@ -235,20 +235,31 @@ static int open_channels(native_run *r, sbx_err *e)
     return 0;
 }
 
+/* The child's {step, errno} record as an error. */
+static int child_error(const native_run *r, const int rec[2], sbx_err *e)
+{
+    bool exec = rec[0] == STEP_EXEC;
+    return sbx_fail_errno(
+        e, exec ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
+        "the native box could not start: %s%s%s%s", sbx_box_step_name(rec[0]),
+        exec ? " in " : "", exec ? r->rootfs : "",
+        exec && rec[1] == EACCES
+            ? " (the box's root is an unprivileged host user: the root "
+              "filesystem's directories must be searchable and its files "
+              "readable by others)"
+            : "");
+}
+
 /* Something failed while the child was starting: if the child reported a
- * step (it writes before it exits), that is the real cause. */
+ * step (it writes before it exits), that is the real cause.  The child is
+ * killed and reaped. */
 static int box_failed(native_run *r, int rc, sbx_err *e)
 {
     int rec[2];
     struct pollfd pfd = {.fd = r->epipe[0], .events = POLLIN};
     if (poll(&pfd, 1, 0) == 1 &&
-        read(r->epipe[0], rec, sizeof rec) == (ssize_t)sizeof rec) {
-        bool exec = rec[0] == STEP_EXEC;
-        rc = sbx_fail_errno(e, exec ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
-                            "the native box could not start: %s%s%s",
-                            sbx_box_step_name(rec[0]), exec ? " in " : "",
-                            exec ? r->rootfs : "");
-    }
+        read(r->epipe[0], rec, sizeof rec) == (ssize_t)sizeof rec)
+        rc = child_error(r, rec, e);
     if (r->pid > 0) {
         kill(r->pid, SIGKILL);
         while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
@@ -295,10 +306,13 @@ static int wait_exec(native_run *r, sbx_err *e)
     do
         n = read(r->epipe[0], rec, sizeof rec);
     while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof rec)
+        return box_failed(r, child_error(r, rec, e), e);
     if (n != 0)
-        return box_failed(
-            r, sbx_fail(e, SANDBOX_ESPAWN, "the native box could not start"),
-            e);
+        return box_failed(r,
+                          sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
+                                         "the native box could not start"),
+                          e);
     sbx_closep(&r->sync[0]); /* past the child's parent-death check */
     return 0;
 }
