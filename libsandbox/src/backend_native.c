@@ -7,16 +7,18 @@
  *   resolve the rootfs, check its mount
  *   points, create the cgroup, compile
  *   seccomp, plan the user namespace
+ *   [root: a user namespace mapped to
+ *    the subordinate range, as an fd]
  *   clone(NEWNS|NEWPID|NEWNET|NEWIPC|  ->  new session, signals reset,
  *         NEWUTS[|NEWUSER if not root])    stdio; wait
  *   [not root: write the id maps]
  *   move the child into the cgroup
- *   send "go"                          ->  cgroup ns, hostname, mounts,
- *                                          pivot_root, lo up
- *   [root: wait for "u", write the     <-  [root: unshare(NEWUSER), "u"]
- *    maps, send "go"]                  ->  ids, parent-death SIGKILL,
- *                                          caps, no_new_privs, seccomp,
- *                                          execve
+ *   send "go"                          ->  cgroup ns, hostname, mounts
+ *                                          (idmapped through the userns
+ *                                          when root), pivot_root, lo up,
+ *                                          [root: setns(userns)], ids,
+ *                                          parent-death SIGKILL, caps,
+ *                                          no_new_privs, seccomp, execve
  *   read the error pipe: EOF = exec'd  <-  (or: which step failed, errno)
  *   capture loop (shared with the container backend); on deadline or
  *   cancel SIGKILL the pid-ns init (the kernel kills the rest) and the
@@ -66,6 +68,7 @@ static void native_run_init(native_run *r)
     memset(r, 0, sizeof *r);
     r->rootfs_lock = -1;
     r->cg.lock_fd = -1;
+    r->a.userns_fd = -1;
     r->stack = MAP_FAILED;
     r->pid = -1;
     for (int i = 0; i < 2; i++)
@@ -85,6 +88,7 @@ static void native_run_free(native_run *r)
     free(r->prog.filter);
     free(r->rootfs);
     sbx_closep(&r->rootfs_lock);
+    sbx_closep(&r->a.userns_fd);
     if (r->have_cg)
         sbx_cgroup_destroy(&r->cg);
     for (int i = 0; i < 2; i++) {
@@ -278,26 +282,6 @@ static int send_go(native_run *r, sbx_err *e)
     return 0;
 }
 
-/* Root caller: the child asks for its user namespace's maps after the
- * mounts. */
-static int late_userns(native_run *r, sbx_err *e)
-{
-    char byte = 0;
-    ssize_t n;
-    int rc;
-    do
-        n = recv(r->sync[0], &byte, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 1 || byte != 'u')
-        return box_failed(
-            r,
-            sbx_fail(e, SANDBOX_ESPAWN, "the native box exited while starting"),
-            e);
-    if ((rc = sbx_userns_write(&r->userns, r->pid, e)) < 0)
-        return box_failed(r, rc, e);
-    return send_go(r, e);
-}
-
 /* EOF on the error pipe: the child exec'd /bin/sh. */
 static int wait_exec(native_run *r, sbx_err *e)
 {
@@ -314,6 +298,7 @@ static int wait_exec(native_run *r, sbx_err *e)
                                          "the native box could not start"),
                           e);
     sbx_closep(&r->sync[0]); /* past the child's parent-death check */
+    sbx_closep(&r->a.userns_fd);
     return 0;
 }
 
@@ -324,6 +309,10 @@ static int start_box(native_run *r, sbx_err *e)
     if (!r->a.late_userns)
         flags |= CLONE_NEWUSER;
     r->t0 = sbx_now();
+    if (r->a.late_userns &&
+        (rc = sbx_userns_open(&r->userns, r->stack, SBX_STACK_SIZE,
+                              &r->a.userns_fd, e)) < 0)
+        return rc;
     r->pid =
         clone(sbx_box_main, (char *)r->stack + SBX_STACK_SIZE, flags, &r->a);
     if (r->pid < 0)
@@ -341,8 +330,7 @@ static int start_box(native_run *r, sbx_err *e)
          (rc = sbx_userns_write(&r->userns, r->pid, e)) < 0) ||
         (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0)
         return box_failed(r, rc, e);
-    if ((rc = send_go(r, e)) < 0 ||
-        (r->a.late_userns && (rc = late_userns(r, e)) < 0))
+    if ((rc = send_go(r, e)) < 0)
         return rc;
     return wait_exec(r, e);
 }

@@ -12,8 +12,9 @@
  *              namespace it was cloned into)
  *   box        cgroup ns, hostname, mounts + pivot (mounts.c), lo up
  *   userns     root caller only: now, after the mounts made as host root,
- *              a new user namespace whose maps the parent writes (box 0 =
- *              the first subordinate id); the mount, pid, net, ipc and uts
+ *              the user namespace the parent made (box 0 = the first
+ *              subordinate id), entered with setns; the mount, pid, net,
+ *              ipc and uts
  *              namespaces stay owned by the initial one, so the box has no
  *              capability over any of them
  *   lockdown   parent-death SIGKILL, RLIMIT_CORE 0, no capabilities,
@@ -145,15 +146,12 @@ static void set_ids(const sbx_box *a)
         sbx_box_fail(a, STEP_IDS);
 }
 
-/* Root caller: the user namespace comes after the mounts; the parent
- * writes its maps between our two bytes. */
+/* Root caller: the user namespace (made by the parent, maps written) is
+ * entered after the mounts, made as host root. */
 static void enter_userns(const sbx_box *a)
 {
-    if (unshare(CLONE_NEWUSER) < 0)
+    if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
         sbx_box_fail(a, STEP_USERNS);
-    if (send(a->sync_fd, "u", 1, MSG_NOSIGNAL) != 1)
-        sbx_box_fail(a, STEP_USERNS);
-    wait_parent(a);
     set_ids(a);
 }
 

@@ -6,7 +6,11 @@
  * made just before), and mounted on through its descriptor: nothing an
  * image holds (a symlink, a '..') can move a mount outside the box's root.
  * Bind mounts use the new mount API (open_tree, mount_setattr, move_mount)
- * on those descriptors.
+ * on those descriptors.  For a root caller the root filesystem, the
+ * workspace and the extra mounts are idmapped through the box's user
+ * namespace: files owned by host uid n appear owned by box uid n (so the
+ * caller's files are the box root's, and what the box root writes in the
+ * workspace is the caller's on the host).
  *
  * /proc and /sys follow the OCI runtime-spec defaults as runc and crun set
  * them: 11 masked paths (a file: /dev/null bound on it; a directory: an
@@ -104,17 +108,35 @@ static int mount_fs(int dirfd, const char *rel, const char *type,
     return rc;
 }
 
+/* Set attrs on a detached tree, idmapped through userns_fd when it is not
+ * -1 (the caller's ids shown as the box's).  A filesystem that cannot be
+ * idmapped gets a plain bind: the box then sees the files as nobody's,
+ * which is never more than it would have. */
+static int set_attrs(int tree, uint64_t attrs, int userns_fd)
+{
+    struct mount_attr attr = {.attr_set = attrs};
+    if (userns_fd >= 0) {
+        attr.attr_set |= MOUNT_ATTR_IDMAP;
+        attr.userns_fd = (uint64_t)userns_fd;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                          sizeof attr) == 0)
+            return 0;
+        attr.attr_set = attrs;
+        attr.userns_fd = 0;
+    }
+    return mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                         sizeof attr);
+}
+
 /* Bind the tree at (srcdir, src) -- src "" means srcdir itself -- onto the
  * descriptor dst, with the MOUNT_ATTR_* bits in attrs set recursively. */
-static int bind_onto(int srcdir, const char *src, int dst, uint64_t attrs)
+static int bind_onto(int srcdir, const char *src, int dst, uint64_t attrs,
+                     int userns_fd)
 {
     unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
     int tree = (int)open_tree(srcdir, src, flags | (*src ? 0 : AT_EMPTY_PATH));
-    struct mount_attr attr = {.attr_set = attrs};
     int rc = -1;
-    if (tree >= 0 &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                      sizeof attr) == 0 &&
+    if (tree >= 0 && set_attrs(tree, attrs, userns_fd) == 0 &&
         move_mount(tree, "", dst, "",
                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0)
         rc = 0;
@@ -124,12 +146,12 @@ static int bind_onto(int srcdir, const char *src, int dst, uint64_t attrs)
 
 /* Bind a host path onto rel under dirfd. */
 static int bind_host(const char *host, int dirfd, const char *rel,
-                     uint64_t attrs)
+                     uint64_t attrs, int userns_fd)
 {
     int dst = beneath(dirfd, rel);
     if (dst < 0)
         return -1;
-    int rc = bind_onto(AT_FDCWD, host, dst, attrs);
+    int rc = bind_onto(AT_FDCWD, host, dst, attrs, userns_fd);
     close_keep_errno(dst);
     return rc;
 }
@@ -142,7 +164,7 @@ static int bind_root(const sbx_box *a)
         sbx_box_fail(a, STEP_PRIVATE);
     int tree = (int)open_tree(
         AT_FDCWD, a->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    if (tree < 0 ||
+    if (tree < 0 || set_attrs(tree, 0, a->userns_fd) < 0 ||
         move_mount(tree, "", AT_FDCWD, a->root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         sbx_box_fail(a, STEP_ROOT_BIND);
     return tree; /* now the attached mount's root */
@@ -161,9 +183,9 @@ static int mask_one(int rootfd, const char *rel)
                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    "mode=555,size=4k");
     } else if (rc == 0) {
-        rc = bind_onto(AT_FDCWD, "/dev/null", fd,
-                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                           MOUNT_ATTR_NOEXEC);
+        rc = bind_onto(
+            AT_FDCWD, "/dev/null", fd,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
     }
     close_keep_errno(fd);
     return rc;
@@ -176,7 +198,8 @@ static int readonly_one(int rootfd, const char *rel)
         return errno == ENOENT ? 0 : -1;
     int rc = bind_onto(fd, "", fd,
                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                           MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                           MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                       -1);
     close_keep_errno(fd);
     return rc;
 }
@@ -214,8 +237,8 @@ static void mount_dev(const sbx_box *a, int rootfd)
             sbx_box_fail(a, STEP_DEV);
         close(fd);
         if (bind_host(dev_nodes[i][0], dev, dev_nodes[i][1],
-                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                          MOUNT_ATTR_NOEXEC) < 0)
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                      -1) < 0)
             sbx_box_fail(a, STEP_DEV);
     }
     for (size_t i = 0; i < N_OF(dev_links); i++)
@@ -237,7 +260,7 @@ static void mount_binds(const sbx_box *a, int rootfd)
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         if (!m->rw)
             attrs |= MOUNT_ATTR_RDONLY;
-        if (bind_host(m->src, rootfd, m->dst, attrs) < 0)
+        if (bind_host(m->src, rootfd, m->dst, attrs, a->userns_fd) < 0)
             sbx_box_fail(a, m->step);
     }
 }

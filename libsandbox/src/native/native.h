@@ -77,6 +77,12 @@ typedef struct sbx_userns {
 SBX_HIDDEN int sbx_userns_plan(sbx_userns *u, sbx_err *e);
 /* Write the maps of pid's user namespace. */
 SBX_HIDDEN int sbx_userns_write(const sbx_userns *u, pid_t pid, sbx_err *e);
+/* Root caller: a user namespace with u's maps, as a descriptor (*fd), made
+ * through a short-lived holder process that runs on `stack`.  The box
+ * child enters it with setns(2) after its mounts, and idmapped mounts use
+ * it so the caller's files appear owned by the box's root. */
+SBX_HIDDEN int sbx_userns_open(const sbx_userns *u, void *stack,
+                               size_t stack_size, int *fd, sbx_err *e);
 
 /* ---- child.c, mounts.c: the box side, system calls only ---------------- */
 enum sbx_box_step {
@@ -128,6 +134,7 @@ typedef struct sbx_box {
     int out_w, err_w;  /* the box's stdout, stderr */
     int parent_fds[4]; /* the parent's ends, closed first in the child */
     bool late_userns;  /* root caller: mount as host root, then the userns */
+    int userns_fd;     /* late_userns: the namespace to enter (and idmap) */
     bool drop_groups;  /* setgroups(0) is allowed (root caller) */
     const char *root;  /* host path of the root filesystem */
     const char *tmp_opts;

@@ -7,7 +7,12 @@
 #include "native.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <string.h>
 
 int sbx_userns_plan(sbx_userns *u, sbx_err *e)
@@ -54,4 +59,38 @@ int sbx_userns_write(const sbx_userns *u, pid_t pid, sbx_err *e)
                               (int)strcspn(u->uid_map, "\n"), u->uid_map,
                               (int)strcspn(u->gid_map, "\n"), u->gid_map);
     return 0;
+}
+
+/* The holder of the new user namespace: it shares our memory (CLONE_VM:
+ * nothing is copied) and only waits, with system calls, to be killed. */
+static int hold(void *arg)
+{
+    (void)arg;
+    for (;;)
+        syscall(SYS_pause);
+    return 0;
+}
+
+int sbx_userns_open(const sbx_userns *u, void *stack, size_t stack_size,
+                    int *fd, sbx_err *e)
+{
+    *fd = -1;
+    pid_t pid = clone(hold, (char *)stack + stack_size,
+                      CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
+    if (pid < 0)
+        return sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
+                              "cannot create the box's user namespace (the "
+                              "kernel needs CONFIG_USER_NS)");
+    char path[64];
+    int rc = sbx_userns_write(u, pid, e);
+    if (rc == 0) {
+        snprintf(path, sizeof path, "/proc/%ld/ns/user", (long)pid);
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*fd < 0)
+            rc = sbx_fail_errno(e, SANDBOX_ESPAWN, errno, "open %s", path);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return rc;
 }
