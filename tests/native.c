@@ -828,6 +828,20 @@ START_TEST(test_early_child_failure_no_sigpipe)
 }
 END_TEST
 
+/* Forget the rootfs cache refs of test images and let gc delete their
+ * exports, so a test leaves no cache entry behind. */
+static void drop_refs(const char *const *refs, size_t n)
+{
+    char path[512];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/refs/%s",
+                 refs[i]);
+        unlink(path);
+    }
+    unsigned removed = 0;
+    sandbox_gc("native", 0, &removed, NULL);
+}
+
 /* 'foo/bar:latest' and 'foo_bar_latest' once shared a rootfs cache entry
  * (both escaped to foo_bar_latest): the second ran the first's files. */
 START_TEST(test_distinct_image_names_distinct_rootfs)
@@ -859,6 +873,15 @@ START_TEST(test_distinct_image_names_distinct_rootfs)
     ck_assert_int_eq(system("podman rmi -f localhost/sbxesc/a:latest "
                             "localhost/sbxesc_a_latest >/dev/null 2>&1"),
                      0);
+    static const char *const refs[] = {"podman@localhost+sbxesc+a_latest",
+                                       "podman@localhost+sbxesc%5Fa%5Flatest"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/refs/%s",
+                 refs[i]);
+        ck_assert_msg(access(path, F_OK) == 0, "no ref %s", refs[i]);
+    }
+    drop_refs(refs, 2);
 }
 END_TEST
 
@@ -910,6 +933,8 @@ START_TEST(test_mount_point_symlink_not_followed)
              ">/dev/null 2>&1",
              target, src);
     ck_assert_int_eq(system(cmd), 0);
+    static const char *const refs[] = {"podman@localhost+sbx-symlink_latest"};
+    drop_refs(refs, 1);
 }
 END_TEST
 

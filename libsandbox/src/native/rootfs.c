@@ -206,11 +206,87 @@ static int lock_shared(const char *cache, const char *id)
     return fd;
 }
 
+/* Fast path: the ref is current (the runtime's index unchanged since it
+ * was written) and its export is there.  0 with *dir and *lock_fd set. */
+static int from_ref(const char *cache, const char *ref, const char *stamp,
+                    char **dir, int *lock_fd)
+{
+    char line_id[160] = {0}, line_stamp[96] = {0};
+    struct stat st;
+    FILE *f = fopen(ref, "re");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%159s %95s", line_id, line_stamp) != 2)
+        line_id[0] = '\0';
+    fclose(f);
+    if (!line_id[0] || strcmp(stamp, "none") == 0 ||
+        strcmp(stamp, line_stamp) != 0 ||
+        strspn(line_id, "0123456789abcdef") != strlen(line_id))
+        return -1;
+    *lock_fd = lock_shared(cache, line_id);
+    *dir = sbx_asprintf("%s/%s", cache, line_id);
+    if (*lock_fd >= 0 && *dir != NULL && stat(*dir, &st) == 0)
+        return 0;
+    free(*dir);
+    *dir = NULL;
+    sbx_closep(lock_fd);
+    return -1;
+}
+
+/* Ask the runtime which ID the name means now (hex, no "sha256:"). */
+static int inspect_id(const char *rt, const char *image, char **id, sbx_err *e)
+{
+    char *inspect[] = {(char *)rt, "image",       "inspect", "--format",
+                       "{{.Id}}",  (char *)image, NULL};
+    sbx_autofree char *out = NULL;
+    if (sbx_run_quiet(inspect, 60, &out, 4096) != 0 || out == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image '%s' is not in %s's local storage: build or "
+                        "pull it first (the native runtime never pulls)",
+                        image, rt);
+    char *p = strncmp(out, "sha256:", 7) == 0 ? out + 7 : out;
+    p[strcspn(p, " \r\n")] = '\0';
+    if (*p == '\0' || strspn(p, "0123456789abcdef") != strlen(p))
+        return sbx_fail(e, SANDBOX_ERUNTIME,
+                        "'%s image inspect' printed an unexpected ID '%s'", rt,
+                        p);
+    *id = sbx_strdup(p);
+    return *id ? 0 : sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+}
+
+/* Slow path: the current ID's export, made if missing, and the ref
+ * rewritten. */
+static int from_runtime(const char *rt, const char *image, const char *cache,
+                        const char *ref, const char *stamp, char **dir,
+                        int *lock_fd, sbx_err *e)
+{
+    struct stat st;
+    sbx_autofree char *id = NULL;
+    int rc = inspect_id(rt, image, &id, e);
+    if (rc < 0)
+        return rc;
+    *dir = sbx_asprintf("%s/%s", cache, id);
+    if (*dir == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((*lock_fd = lock_shared(cache, id)) < 0)
+        rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "locking %s/%s.lock", cache,
+                            id);
+    else if (stat(*dir, &st) < 0)
+        rc = export_image(rt, image, cache, id, *dir, e);
+    if (rc < 0) {
+        free(*dir);
+        *dir = NULL;
+        sbx_closep(lock_fd);
+        return rc;
+    }
+    write_ref(ref, id, stamp); /* best effort: only a cache */
+    return 0;
+}
+
 int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
 {
-    char stamp[96], line_id[160] = {0}, line_stamp[96] = {0};
+    char stamp[96];
     sbx_runtime_kind kind;
-    struct stat st;
     int rc;
 
     *dir = NULL;
@@ -244,67 +320,11 @@ int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
                         image);
     if ((rc = sbx_mkdir_p(refs, 0700)) < 0)
         return sbx_fail_errno(e, SANDBOX_EIO, -rc,
-                              "cannot create the rootfs "
-                              "cache %s",
-                              refs);
+                              "cannot create the rootfs cache %s", refs);
     index_stamp(kind, stamp, sizeof stamp);
-
-    /* Fast path: the ref is current and its rootfs is there. */
-    FILE *f = fopen(ref, "re");
-    if (f != NULL) {
-        if (fscanf(f, "%159s %95s", line_id, line_stamp) != 2)
-            line_id[0] = '\0';
-        fclose(f);
-    }
-    if (line_id[0] && strcmp(stamp, "none") != 0 &&
-        strcmp(stamp, line_stamp) == 0 &&
-        strspn(line_id, "0123456789abcdef") == strlen(line_id)) {
-        *lock_fd = lock_shared(cache, line_id);
-        *dir = sbx_asprintf("%s/%s", cache, line_id);
-        if (*lock_fd >= 0 && *dir != NULL && stat(*dir, &st) == 0)
-            return 0;
-        free(*dir);
-        *dir = NULL;
-        sbx_closep(lock_fd);
-    }
-
-    /* Slow path: ask the runtime which ID the name means now. */
-    char *inspect[] = {rt,        "image",       "inspect", "--format",
-                       "{{.Id}}", (char *)image, NULL};
-    sbx_autofree char *out = NULL;
-    if (sbx_run_quiet(inspect, 60, &out, 4096) != 0 || out == NULL)
-        return sbx_fail(e, SANDBOX_EINVAL,
-                        "image '%s' is not in %s's local storage: build or "
-                        "pull it first (the native runtime never pulls)",
-                        image, rt);
-    char *id = out;
-    if (strncmp(id, "sha256:", 7) == 0)
-        id += 7;
-    id[strcspn(id, " \r\n")] = '\0';
-    for (char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return sbx_fail(e, SANDBOX_ERUNTIME,
-                            "'%s image inspect' "
-                            "printed an unexpected ID '%s'",
-                            rt, id);
-    *dir = sbx_asprintf("%s/%s", cache, id);
-    if (*dir == NULL)
-        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    if ((*lock_fd = lock_shared(cache, id)) < 0) {
-        free(*dir);
-        *dir = NULL;
-        return sbx_fail_errno(e, SANDBOX_EIO, errno, "locking %s/%s.lock",
-                              cache, id);
-    }
-    if (stat(*dir, &st) < 0 &&
-        (rc = export_image(rt, image, cache, id, *dir, e)) < 0) {
-        free(*dir);
-        *dir = NULL;
-        sbx_closep(lock_fd);
-        return rc;
-    }
-    write_ref(ref, id, stamp); /* best effort: only a cache */
-    return 0;
+    if (from_ref(cache, ref, stamp, dir, lock_fd) == 0)
+        return 0;
+    return from_runtime(rt, image, cache, ref, stamp, dir, lock_fd, e);
 }
 
 /* Is `id` the target of some ref file? */
