@@ -170,22 +170,28 @@ static int bind_root(const sbx_box *a)
     return tree; /* now the attached mount's root */
 }
 
-static int mask_one(int rootfd, const char *rel)
+/* Mask rel: a file gets /dev/null bound on it, a directory an empty
+ * read-only tmpfs (one for all of them: *empty holds the first, later ones
+ * are binds of it, cheaper than a superblock each). */
+static int mask_one(int rootfd, const char *rel, int *empty)
 {
     struct stat st;
+    char buf[32];
     int fd = beneath(rootfd, rel);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;
     int rc = fstat(fd, &st);
-    if (rc == 0 && S_ISDIR(st.st_mode)) {
-        char buf[32];
+    uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    if (rc == 0 && S_ISDIR(st.st_mode) && *empty >= 0) {
+        rc = bind_onto(*empty, "", fd, ro | MOUNT_ATTR_NODEV, -1);
+    } else if (rc == 0 && S_ISDIR(st.st_mode)) {
         rc = mount("tmpfs", fd_path(fd, buf), "tmpfs",
                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    "mode=555,size=4k");
+        if (rc == 0)
+            *empty = beneath(rootfd, rel); /* the new tmpfs's root */
     } else if (rc == 0) {
-        rc = bind_onto(
-            AT_FDCWD, "/dev/null", fd,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
+        rc = bind_onto(AT_FDCWD, "/dev/null", fd, ro, -1);
     }
     close_keep_errno(fd);
     return rc;
@@ -216,9 +222,12 @@ static void mount_proc_sys(const sbx_box *a, int rootfd)
     for (size_t i = 0; i < N_OF(readonly_paths); i++)
         if (readonly_one(rootfd, readonly_paths[i]) < 0)
             sbx_box_fail(a, STEP_PROC_RO);
+    int empty = -1;
     for (size_t i = 0; i < N_OF(masked_paths); i++)
-        if (mask_one(rootfd, masked_paths[i]) < 0)
+        if (mask_one(rootfd, masked_paths[i], &empty) < 0)
             sbx_box_fail(a, STEP_MASK);
+    if (empty >= 0)
+        close(empty);
 }
 
 static void mount_dev(const sbx_box *a, int rootfd)
