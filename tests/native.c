@@ -675,8 +675,10 @@ START_TEST(test_box_dies_with_its_caller)
     usleep(300000);
     pid_t orphan = -1;
     int survivors = count_cmdline(ctl, &orphan);
-    while (count_cmdline(ctl, &orphan) > 0)
+    for (int i = 0; i < 100 && count_cmdline(ctl, &orphan) > 0; i++) {
         kill(orphan, SIGKILL);
+        usleep(10000);
+    }
     ck_assert_int_ge(survivors, 1); /* the attack class is real */
 
     snprintf(cmd, sizeof cmd, "sleep %s & sleep %s", marker, marker);
@@ -790,6 +792,9 @@ static int deny_setsid(void)
  * names the step. */
 START_TEST(test_early_child_failure_no_sigpipe)
 {
+#ifndef __x86_64__
+    return; /* deny_setsid() is written for x86_64 */
+#endif
     pid_t pid = fork();
     if (pid == 0) {
         int fds[2];
