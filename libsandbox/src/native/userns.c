@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -62,10 +63,16 @@ int sbx_userns_write(const sbx_userns *u, pid_t pid, sbx_err *e)
 }
 
 /* The holder of the new user namespace: it shares our memory (CLONE_VM:
- * nothing is copied) and only waits, with system calls, to be killed. */
+ * nothing is copied) and only waits, with raw system calls, to be killed:
+ * every signal blocked (none of the caller's handlers can run here), and
+ * SIGKILLed with its caller should that die first. */
 static int hold(void *arg)
 {
-    (void)arg;
+    uint64_t all = ~(uint64_t)0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (syscall(SYS_getppid) != (long)(intptr_t)arg)
+        syscall(SYS_exit, 0);
     for (;;)
         syscall(SYS_pause);
     return 0;
@@ -75,8 +82,9 @@ int sbx_userns_open(const sbx_userns *u, void *stack, size_t stack_size,
                     int *fd, sbx_err *e)
 {
     *fd = -1;
-    pid_t pid = clone(hold, (char *)stack + stack_size,
-                      CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
+    pid_t pid =
+        clone(hold, (char *)stack + stack_size,
+              CLONE_NEWUSER | CLONE_VM | SIGCHLD, (void *)(intptr_t)getpid());
     if (pid < 0)
         return sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
                               "cannot create the box's user namespace (the "
