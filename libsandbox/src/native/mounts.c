@@ -13,10 +13,11 @@
  * workspace is the caller's on the host).
  *
  * /proc and /sys follow the OCI runtime-spec defaults as runc and crun set
- * them: 11 masked paths (a file: /dev/null bound on it; a directory: an
- * empty read-only tmpfs) and 5 read-only ones.  /dev is a tmpfs with five
- * nodes bound read-only from the host (so no box can change a host inode's
- * mode, owner or times: EROFS first, EPERM anyway) and no tty. */
+ * them (plus /proc/interrupts, as moby): 12 masked paths (a file: /dev/null
+ * bound on it; a directory: an empty read-only tmpfs) and 5 read-only ones.
+ * /dev is a tmpfs with five nodes bound read-only from the host (so no box can
+ * change a host inode's mode, owner or times: EROFS first, EPERM anyway) and no
+ * tty. */
 #include "native.h"
 
 #include <errno.h>
@@ -30,18 +31,13 @@
 #define BOX_RESOLVE                                                            \
     (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
+/* runc's and crun's defaults, plus /proc/interrupts as moby's default
+ * profile masks it now (interrupt counts are a side channel). */
 static const char *const masked_paths[] = {
-    "proc/acpi",
-    "proc/asound",
-    "proc/kcore",
-    "proc/keys",
-    "proc/latency_stats",
-    "proc/timer_list",
-    "proc/timer_stats",
-    "proc/sched_debug",
-    "proc/scsi",
-    "sys/firmware",
-    "sys/devices/virtual/powercap",
+    "proc/acpi",       "proc/asound",      "proc/interrupts",
+    "proc/kcore",      "proc/keys",        "proc/latency_stats",
+    "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
+    "proc/scsi",       "sys/firmware",     "sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
     "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
