@@ -88,7 +88,8 @@ int sbx_userns_open(const sbx_userns *u, void *stack, size_t stack_size,
     if (pid < 0)
         return sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
                               "cannot create the box's user namespace (the "
-                              "kernel needs CONFIG_USER_NS)");
+                              "kernel needs CONFIG_USER_NS, and sysctl "
+                              "user.max_user_namespaces above 0)");
     char path[64];
     int rc = sbx_userns_write(u, pid, e);
     if (rc == 0) {
