@@ -260,6 +260,11 @@ SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
                               sbx_err *e);
 /* Sweep what killed native runs left (stale cgroups); returns a count. */
 SBX_HIDDEN unsigned sbx_native_gc(void);
+/* Kill what is left of native run `run_name` (plan->name, "sandbox-...")
+ * and remove its cgroup in every hierarchy: for a guardian that saw the
+ * caller die.  0 (also when nothing was there), -EBUSY when a directory
+ * would not go, -EINVAL for a name that is not a run's. */
+SBX_HIDDEN int sbx_native_cgroup_reap(const char *run_name);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
 /* image_id.c: set res->image_id after a run (NULL when unknown). */
