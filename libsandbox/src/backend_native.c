@@ -151,7 +151,10 @@ static int add_workspace(native_run *r, const sbx_plan *p, sbx_err *e)
     if (p->workspace == NULL)
         return 0;
     r->a.workdir = "/workspace";
-    return add_mount(r, p->workspace, "/workspace", true, STEP_WORKSPACE, e);
+    int rc = add_mount(r, p->workspace, "/workspace", true, STEP_WORKSPACE, e);
+    if (rc == 0)
+        r->a.mounts[r->a.n_mounts - 1].no_idmap = p->workspace_staged;
+    return rc;
 }
 
 static int add_extra_mounts(native_run *r, const sbx_plan *p, sbx_err *e)
@@ -465,10 +468,19 @@ int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     sbx_ws *ws = NULL;
     sbx_plan wp = *p;
-    int rc = sbx_ws_prepare(p, NULL, &ws, e);
+    sbx_idmap map;
+    /* A root caller's box root is its subordinate range's first id (the
+     * same range native/userns.c maps): the staged workspace shows the
+     * owner's files as that id's.  Anyone else's box root is the caller. */
+    bool mapped = p->workspace != NULL && geteuid() == 0;
+    int rc = mapped ? sbx_subid_range(&map, e) : 0;
+    if (rc == 0)
+        rc = sbx_ws_prepare(p, mapped ? &map : NULL, &ws, e);
     if (rc < 0)
         return rc;
-    if (ws != NULL)
+    if (ws != NULL) {
         wp.workspace = (char *)sbx_ws_source(ws);
+        wp.workspace_staged = true;
+    }
     return sbx_ws_finish(ws, res, native_run_box(&wp, res, e), e);
 }

@@ -76,9 +76,12 @@ typedef enum sbx_runtime_kind {
 typedef struct sbx_plan {
     char *runtime_path; /* absolute path of podman/docker */
     sbx_runtime_kind kind;
-    const char *command; /* borrowed from opts */
-    const char *image;   /* borrowed */
-    char *workspace;     /* realpath of opts->workspace or NULL */
+    const char *command;   /* borrowed from opts */
+    const char *image;     /* borrowed */
+    char *workspace;       /* realpath of opts->workspace or NULL */
+    bool workspace_staged; /* workspace is a staged dir whose owners are
+                              already the box's ids (workspace.c): bind it
+                              as is, no idmap on top */
     int network;
     const char *memory;    /* borrowed, validated */
     uint64_t memory_bytes; /* parsed */

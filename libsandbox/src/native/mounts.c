@@ -265,7 +265,8 @@ static void mount_binds(const sbx_box *a, int rootfd)
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         if (!m->rw)
             attrs |= MOUNT_ATTR_RDONLY;
-        if (bind_host(m->src, rootfd, m->dst, attrs, a->userns_fd) < 0)
+        if (bind_host(m->src, rootfd, m->dst, attrs,
+                      m->no_idmap ? -1 : a->userns_fd) < 0)
             sbx_box_fail(a, m->step);
     }
 }

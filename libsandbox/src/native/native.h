@@ -130,7 +130,8 @@ typedef struct sbx_box_mount {
     char *src; /* host path */
     char *dst; /* path inside the box, absolute, checked */
     bool rw;
-    int step; /* STEP_WORKSPACE or STEP_MOUNTS, for the error */
+    bool no_idmap; /* already mapped for the box (staged workspace) */
+    int step;      /* STEP_WORKSPACE or STEP_MOUNTS, for the error */
 } sbx_box_mount;
 
 /* Everything the child needs, prepared by the parent (the child cannot
