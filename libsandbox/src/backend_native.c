@@ -190,10 +190,15 @@ static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
                             "/tmp directories (no symlinks) to mount on",
                             r->rootfs, needed[i]);
     }
-    /* /tmp: a tmpfs capped at the memory limit (its pages count against the
-     * memory cgroup as well). */
-    snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%llu",
-             (unsigned long long)p->memory_bytes);
+    /* /tmp: a tmpfs capped at disk_limit (and never above the memory
+     * limit: its pages count against the memory cgroup as well). */
+    uint64_t tmp_cap = p->disk_limit_bytes;
+    if (tmp_cap == 0 || tmp_cap > p->memory_bytes)
+        tmp_cap = p->memory_bytes;
+    snprintf(
+        r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%llu,nr_inodes=%llu",
+        (unsigned long long)tmp_cap,
+        (unsigned long long)(tmp_cap / 4096 < 1024 ? 1024 : tmp_cap / 4096));
     r->a.tmp_opts = r->tmp_opts;
     return 0;
 }
