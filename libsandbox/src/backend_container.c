@@ -191,7 +191,8 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
 static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e);
 
 /* network allowlist: the proxy lives exactly as long as the run. */
-int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+static int container_run_box(const sbx_plan *plan, sandbox_result *res,
+                             sbx_err *e)
 {
     sbx_netrun net;
     int rc = sbx_netrun_start(plan, &net, e);
@@ -239,6 +240,21 @@ static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     return rc;
 }
 
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *plan;
+    sbx_idmap map;
+    int rc = sbx_ws_prepare(
+        plan, sbx_ws_engine_map(plan, &map) == 0 ? &map : NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL)
+        wp.workspace = (char *)sbx_ws_source(ws);
+    return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
+}
+
 int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
 {
     sbx_err e = {0};
@@ -256,7 +272,8 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
-    count = sbx_net_gc(); /* proxies of dead callers (net.h) */
+    count = sbx_ws_sweep();
+    count += sbx_net_gc(); /* proxies of dead callers (net.h) */
     if (kind == SBX_RT_NATIVE) {
         count += sbx_native_gc();
         goto out;
