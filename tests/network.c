@@ -379,6 +379,31 @@ START_TEST(test_caller_death_stops_proxy)
 }
 END_TEST
 
+/* Native bridge (slirp4netns): checked by looking inside the box only --
+ * its interfaces and routes; nothing is sent. */
+START_TEST(test_native_bridge_interfaces)
+{
+    if (strcmp(runtime(), "native") != 0)
+        return;
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "ls /sys/class/net; cat /proc/net/route; "
+                 "cat /sys/class/net/tap0/operstate /sys/class/net/tap0/mtu");
+    o.network = SANDBOX_NETWORK_BRIDGE;
+    o.allow = NULL;
+    o.n_allow = 0;
+    ck_assert_int_eq(run(&o, &r), 0); /* also: slirp4netns reaped */
+    ck_assert_msg(r.exit_code == 0, "out: %s err: %s msg: %s", r.out.data,
+                  r.err.data, r.message ? r.message : "");
+    ck_assert_ptr_nonnull(strstr(r.out.data, "lo\ntap0\n"));
+    /* The default route (destination 00000000) via 10.0.2.2 (0202000A). */
+    ck_assert_msg(strstr(r.out.data, "tap0\t00000000\t0202000A") != NULL, "%s",
+                  r.out.data);
+    ck_assert_ptr_nonnull(strstr(r.out.data, "65520"));
+    sandbox_result_free(&r);
+}
+END_TEST
+
 static Suite *network_suite(void)
 {
     Suite *s = suite_create("network");
@@ -391,6 +416,7 @@ static Suite *network_suite(void)
     tcase_add_test(tc, test_proxy_env_plain_http);
     tcase_add_test(tc, test_timeout_stops_proxy);
     tcase_add_test(tc, test_caller_death_stops_proxy);
+    tcase_add_test(tc, test_native_bridge_interfaces);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,7 @@
  * until the child has exec'd, so the child can tell a dead caller (EOF)
  * from a live one right after setting PR_SET_PDEATHSIG. */
 #include "native/native.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@ typedef struct native_run {
     void *stack;
     pid_t pid;
     double t0;
+    sbx_netrun *net; /* network plumbing (net.h) */
 } native_run;
 
 static void native_run_init(native_run *r)
@@ -203,19 +205,44 @@ static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
+/* network allowlist: the proxy's socket directory at SBX_NET_BOX_DIR and
+ * the relay onto its stub there (the stub is the mount point, inside the
+ * first mount: no mount point in the root filesystem for it). */
+static int add_net_mounts(native_run *r, sbx_err *e)
+{
+    if (r->net == NULL || !r->net->active)
+        return 0;
+    int rc = add_mount(r, r->net->px.sockdir, SBX_NET_BOX_DIR, false,
+                       STEP_MOUNTS, e);
+    if (rc < 0)
+        return rc;
+    if (r->a.n_mounts >= SBX_MAX_BOX_MOUNTS)
+        return sbx_fail(e, SANDBOX_EINVAL, "too many mounts");
+    sbx_box_mount *m = &r->a.mounts[r->a.n_mounts++];
+    m->src = sbx_strdup(r->net->relay);
+    m->dst = sbx_strdup(SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME);
+    m->step = STEP_MOUNTS;
+    if (m->src == NULL || m->dst == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
 {
     int rc;
     if ((rc = sbx_userns_plan(&r->userns, e)) < 0 ||
         (rc = prepare_rootfs(r, p, e)) < 0 ||
         (rc = add_workspace(r, p, e)) < 0 ||
-        (rc = add_extra_mounts(r, p, e)) < 0 || (rc = build_env(r, p, e)) < 0)
+        (rc = add_extra_mounts(r, p, e)) < 0 ||
+        (rc = add_net_mounts(r, e)) < 0 || (rc = build_env(r, p, e)) < 0)
         return rc;
     r->argv[0] = "sh";
     r->argv[1] = "-c";
     r->argv[2] = (char *)p->command;
     r->argv[3] = NULL;
     r->a.argv = r->argv;
+    if (r->net != NULL && r->net->active)
+        r->a.argv = r->net->argv; /* the relay first (net.h) */
     r->a.envp = r->envp;
     r->a.late_userns = r->userns.late;
     r->a.drop_groups = !r->userns.deny_setgroups;
@@ -336,7 +363,8 @@ static int start_box(native_run *r, sbx_err *e)
     sbx_closep(&r->err[1]);
     if ((!r->a.late_userns &&
          (rc = sbx_userns_write(&r->userns, r->pid, e)) < 0) ||
-        (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0)
+        (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0 ||
+        (r->net != NULL && (rc = sbx_netrun_attach(r->net, r->pid, e)) < 0))
         return box_failed(r, rc, e);
     if ((rc = send_go(r, e)) < 0)
         return rc;
@@ -458,13 +486,17 @@ unsigned sbx_native_gc(void)
 static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;
+    sbx_netrun net;
     int rc;
     native_run_init(&r);
-    if ((rc = prepare(&r, p, e)) == 0 && (rc = open_channels(&r, e)) == 0 &&
+    r.net = &net;
+    if ((rc = sbx_netrun_start(p, &net, e)) == 0 &&
+        (rc = prepare(&r, p, e)) == 0 && (rc = open_channels(&r, e)) == 0 &&
         (rc = start_box(&r, e)) == 0)
         rc = run_box(&r, p, res, e);
     native_run_free(&r);
-    sbx_cgroup_sweep_maybe(); /* what killed callers left, once a minute */
+    sbx_netrun_finish(&net, res); /* the box is gone: proxy, slirp4netns */
+    sbx_cgroup_sweep_maybe();     /* what killed callers left, once a minute */
     return rc;
 }
 

@@ -127,6 +127,7 @@ typedef struct sbx_netrun {
     sbx_proxy px;     /* mount px.sockdir at SBX_NET_BOX_DIR (ro)          */
     char relay[4096]; /* mount onto SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME */
     char *argv[6];    /* the box's argv: sh -c SBX_NET_WRAPPER sh COMMAND  */
+    int network;      /* the plan's sandbox_network                        */
     pid_t slirp_pid;  /* native bridge: slirp4netns, or -1                 */
     int slirp_exit_fd;
 } sbx_netrun;
@@ -136,8 +137,7 @@ typedef struct sbx_netrun {
 SBX_HIDDEN int sbx_netrun_start(const sbx_plan *p, sbx_netrun *n, sbx_err *e);
 /* Native bridge: after clone, before the box is released, give its network
  * namespace (of pid `box`) a slirp4netns tap.  No-op for other modes. */
-SBX_HIDDEN int sbx_netrun_attach(sbx_netrun *n, const sbx_plan *p, pid_t box,
-                                 sbx_err *e);
+SBX_HIDDEN int sbx_netrun_attach(sbx_netrun *n, pid_t box, sbx_err *e);
 /* After the run (also on error paths): stop the proxy and slirp4netns, put
  * net_attempts/net_log into res (when res is not NULL and has them). */
 SBX_HIDDEN void sbx_netrun_finish(sbx_netrun *n, sandbox_result *res);

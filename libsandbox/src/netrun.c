@@ -30,6 +30,7 @@ int sbx_netrun_start(const sbx_plan *p, sbx_netrun *n, sbx_err *e)
     memset(n, 0, sizeof *n);
     n->px.pid = n->slirp_pid = -1;
     n->px.life_fd = n->px.log_fd = n->slirp_exit_fd = -1;
+    n->network = p->network;
     if (p->network != SANDBOX_NETWORK_ALLOWLIST)
         return 0;
     if (!sbx_net_relay_path(n->relay, sizeof n->relay, e))
@@ -73,9 +74,9 @@ static bool find_exe(const char *name, char *buf, size_t n)
     return false;
 }
 
-int sbx_netrun_attach(sbx_netrun *n, const sbx_plan *p, pid_t box, sbx_err *e)
+int sbx_netrun_attach(sbx_netrun *n, pid_t box, sbx_err *e)
 {
-    if (p->network != SANDBOX_NETWORK_BRIDGE)
+    if (n->network != SANDBOX_NETWORK_BRIDGE)
         return 0;
     char exe[4096], pidtxt[32];
     if (!find_exe("slirp4netns", exe, sizeof exe))

@@ -453,13 +453,6 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
                       plan->image);
         goto fail;
     }
-    if (plan->kind == SBX_RT_NATIVE && plan->network != SANDBOX_NETWORK_NONE) {
-        rc = sbx_fail(e, SANDBOX_EINVAL,
-                      "network bridge is not available on "
-                      "the native runtime (it has no network plumbing); use "
-                      "podman or docker for bridge, or network none");
-        goto fail;
-    }
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "getrandom");
         goto fail;
