@@ -619,7 +619,7 @@ static int config_parse_network(json_t *root, const char *file, bench_config *c,
     o.allow = (const char *const *)c->net_allow;
     o.n_allow = c->n_net_allow;
     if (sandbox_opts_validate(&o, &msg) < 0) {
-        bench_seterr(e, "%s: network.%s", file, msg ? msg : "invalid");
+        bench_seterr(e, "%s: \"network\": %s", file, msg ? msg : "invalid");
         sandbox_free(msg);
         return -1;
     }
