@@ -528,9 +528,12 @@ bool sbx_net_decide(const sbx_netpolicy *p, const char *host, uint16_t port,
         snprintf(why, n, "%.200s did not resolve", host);
         return false;
     }
+    bool via_ip = false;
     for (size_t i = 0; i < n_addrs; i++) {
-        if (sbx_netpolicy_ip_allowed(p, &addrs[i], port))
+        if (sbx_netpolicy_ip_allowed(p, &addrs[i], port)) {
+            via_ip = via_ip || sbx_net_special(&addrs[i]) != NULL;
             continue;
+        }
         const char *cls = sbx_net_special(&addrs[i]);
         if (cls != NULL) {
             sbx_net_addr_str(&addrs[i], txt, sizeof txt);
@@ -541,6 +544,8 @@ bool sbx_net_decide(const sbx_netpolicy *p, const char *host, uint16_t port,
             return false;
         }
     }
-    snprintf(why, n, "name rule");
+    snprintf(why, n,
+             via_ip ? "name rule; its non-public address by an IP rule"
+                    : "name rule");
     return true;
 }
