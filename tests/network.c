@@ -109,6 +109,30 @@ static int net_dirs(void)
     return net_dirs_list(NULL, 0);
 }
 
+/* Processes running the in-box relay, anywhere on the host. */
+static int relays(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char path[300], cmd[64] = "";
+        if (atoi(de->d_name) <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            size_t k = fread(cmd, 1, sizeof cmd - 1, f);
+            cmd[k] = '\0';
+            fclose(f);
+        }
+        n += strcmp(cmd, "/run/sandbox-net/relay") == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static int run(sandbox_opts *o, sandbox_result *r)
 {
     ck_assert_int_eq(sandbox_result_init(r, sizeof *r), 0);
@@ -119,6 +143,11 @@ static int run(sandbox_opts *o, sandbox_result *r)
     ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
     ck_assert_int_eq(errno, ECHILD);
     ck_assert_int_le(net_dirs(), before);
+    /* And the relay went with the box (containers: removed; native: its
+     * pid namespace ended). */
+    for (int i = 0; i < 100 && relays() > 0; i++)
+        usleep(20000);
+    ck_assert_int_eq(relays(), 0);
     return rc;
 }
 
@@ -335,7 +364,13 @@ START_TEST(test_caller_death_stops_proxy)
         n = forked_children(caller, kids, 8);
     }
     ck_assert_msg(n > 0, "no proxy process seen under the caller");
-    usleep(300000);
+    /* The relay runs while the box does (so relays() can see one). */
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        seen = relays() > 0;
+        usleep(10000);
+    }
+    ck_assert_msg(seen, "no relay seen in the running box");
     kill(caller, SIGKILL);
     waitpid(caller, NULL, 0);
     bool gone = false;
