@@ -471,6 +471,75 @@ START_TEST(test_proxy_caps_and_death)
 }
 END_TEST
 
+/* The relay's hand-over (a NUL byte carrying a socket): anything but a
+ * stream socket is refused, and a stream socket is served. */
+static int pass_fd(const char *sock, int fd)
+{
+    int u = unix_connect(sock);
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof c);
+    char nul = '\0';
+    struct iovec iov = {&nul, 1};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = c.buf,
+                       .msg_controllen = sizeof c.buf};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof fd);
+    ck_assert_int_eq(sendmsg(u, &m, 0), 1);
+    return u;
+}
+
+START_TEST(test_proxy_hand_over)
+{
+    char a1[64];
+    snprintf(a1, sizeof a1, "127.0.0.1:%d", srv.port);
+    const char *const l[] = {a1};
+    sbx_proxy px;
+    sbx_netpolicy p;
+    start(&px, &p, l, 1, 0);
+    /* A pipe is not a connection. */
+    int pp[2];
+    ck_assert_int_eq(pipe(pp), 0);
+    int u = pass_fd(px.sock, pp[0]);
+    char out[512] = "";
+    ck_assert_int_gt(recv(u, out, sizeof out - 1, MSG_WAITALL), 0);
+    ck_assert_msg(strstr(out, "bad connection hand-over") != NULL, "%s", out);
+    close(u);
+    close(pp[0]);
+    close(pp[1]);
+    /* A socket pair end is: the request comes on it, so does the answer. */
+    int sp[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    u = pass_fd(px.sock, sp[1]);
+    close(sp[1]);
+    close(u);
+    char rq[128];
+    int n = snprintf(rq, sizeof rq, "CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n",
+                     srv.port);
+    ck_assert_int_eq(send(sp[0], rq, (size_t)n, 0), n);
+    struct timeval tv = {10, 0};
+    setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t len = 0;
+    ssize_t r;
+    memset(out, 0, sizeof out);
+    while ((r = recv(sp[0], out + len, sizeof out - 1 - len, 0)) > 0)
+        len += (size_t)r;
+    close(sp[0]);
+    ck_assert_msg(strstr(out, "HELLO") != NULL, "%s", out);
+    size_t attempts;
+    sbx_proxy_stop(&px, &attempts, NULL);
+    ck_assert_uint_eq(attempts, 2);
+    sbx_netpolicy_free(&p);
+}
+END_TEST
+
 /* The same requests against a deliberately weakened list (the whole
  * loopback network allowed by an IP rule): the resolution check is what
  * refused them above. */
@@ -483,8 +552,8 @@ START_TEST(test_proxy_weakened)
     sbx_proxy px;
     sbx_netpolicy p;
     start(&px, &p, l, 2, 0);
-    char *r = req(&px, "CONNECT denied.sandbox.test:%d HTTP/1.1\r\n\r\n",
-                  srv.port);
+    char *r =
+        req(&px, "CONNECT denied.sandbox.test:%d HTTP/1.1\r\n\r\n", srv.port);
     /* Allowed now: it reaches 127.0.0.2, where nothing listens. */
     ck_assert_msg(strstr(r, "403") == NULL, "%s", r);
     ck_assert_ptr_nonnull(strstr(r, "allowed, but connect to 127.0.0.2"));
@@ -570,6 +639,7 @@ static Suite *netpolicy_suite(void)
     tcase_add_test(tc, test_proxy_connect_and_deny);
     tcase_add_test(tc, test_proxy_caps_and_death);
     tcase_add_test(tc, test_proxy_weakened);
+    tcase_add_test(tc, test_proxy_hand_over);
     tcase_add_test(tc, test_relay_on_host);
     suite_add_tcase(s, tc);
     return s;

@@ -4,8 +4,9 @@
  *   sandbox-netrelay -p PORT -s SOCKET [-- COMMAND ARGS...]
  *
  * Listens on 127.0.0.1:PORT inside the box's network namespace (which has
- * only loopback) and forwards every connection, byte for byte, to the
- * host proxy's Unix socket SOCKET.  With a COMMAND it forks: the child
+ * only loopback) and hands every connection it accepts to the host
+ * proxy's Unix socket SOCKET (the socket itself, as SCM_RIGHTS): the proxy
+ * then talks to the box's client directly.  With a COMMAND it forks: the child
  * relays, the parent sets HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (and the
  * lower-case forms) to http://127.0.0.1:PORT and execs COMMAND, so the
  * port is listening before the command starts.  The relay dies with the
@@ -32,22 +33,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_PAIRS 256
-#define BUF_SIZE (128 * 1024)
-
-typedef struct side {
-    int fd;
-    char *buf; /* bytes read from this side, to write to the other */
-    size_t len, off;
-    bool eof, shut;
-} side;
-
-typedef struct pair {
-    bool used;
-    side s[2]; /* 0: the box's TCP client, 1: the proxy's Unix socket */
-} pair;
-
-static pair pairs[MAX_PAIRS];
 static struct sockaddr_un proxy_addr;
 
 static void die(const char *what)
@@ -56,133 +41,54 @@ static void die(const char *what)
     exit(125);
 }
 
-static void pair_close(pair *p)
+/* Hand one accepted connection to the proxy: a NUL byte carrying the
+ * socket (SCM_RIGHTS).  The proxy then reads and writes the box's TCP
+ * connection itself, so no byte crosses this process. */
+static void hand_over(int fd)
 {
-    for (int i = 0; i < 2; i++) {
-        if (p->s[i].fd >= 0)
-            close(p->s[i].fd);
-        free(p->s[i].buf);
-    }
-    memset(p, 0, sizeof *p);
-}
-
-static void accept_one(int lfd)
-{
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    pair *p = NULL;
-    for (int i = 0; i < MAX_PAIRS; i++)
-        if (!pairs[i].used) {
-            p = &pairs[i];
-            break;
-        }
     int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p == NULL || u < 0 ||
-        connect(u, (struct sockaddr *)&proxy_addr, sizeof proxy_addr) < 0) {
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof c);
+    char nul = '\0';
+    struct iovec iov = {&nul, 1};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = c.buf,
+                       .msg_controllen = sizeof c.buf};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof fd);
+    if (u < 0 ||
+        connect(u, (struct sockaddr *)&proxy_addr, sizeof proxy_addr) < 0 ||
+        sendmsg(u, &m, MSG_NOSIGNAL) != 1) {
         static const char msg[] =
             "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n"
             "sandbox network: the host proxy is not reachable\n";
-        ssize_t w = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL);
+        ssize_t w = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
-        close(fd);
-        if (u >= 0)
-            close(u);
-        return;
     }
-    fcntl(u, F_SETFL, O_NONBLOCK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    memset(p, 0, sizeof *p);
-    p->used = true;
-    p->s[0].fd = fd;
-    p->s[1].fd = u;
-    p->s[0].buf = malloc(BUF_SIZE);
-    p->s[1].buf = malloc(BUF_SIZE);
-    if (!p->s[0].buf || !p->s[1].buf)
-        pair_close(p);
-}
-
-/* Read side i into its buffer, write the other side's buffer to it. */
-static void pump(pair *p, int i, short re)
-{
-    side *me = &p->s[i], *other = &p->s[1 - i];
-    if ((re & (POLLIN | POLLHUP | POLLERR)) && !me->eof && me->len < BUF_SIZE) {
-        ssize_t r = recv(me->fd, me->buf + me->len, BUF_SIZE - me->len, 0);
-        if (r > 0)
-            me->len += (size_t)r;
-        else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-            me->eof = true;
-    }
-    if (other->off < other->len) {
-        ssize_t w = send(me->fd, other->buf + other->off,
-                         other->len - other->off, MSG_NOSIGNAL);
-        if (w > 0) {
-            other->off += (size_t)w;
-            if (other->off == other->len)
-                other->off = other->len = 0;
-        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            me->eof = other->eof = true;
-            other->off = other->len = 0;
-        }
-    }
+    if (u >= 0)
+        close(u);
+    close(fd);
 }
 
 static void relay_loop(int lfd)
 {
-    static struct pollfd pfd[1 + 2 * MAX_PAIRS];
-    static int map[1 + 2 * MAX_PAIRS];
     for (;;) {
-        nfds_t n = 0;
-        pfd[n].fd = lfd;
-        pfd[n].events = POLLIN;
-        map[n++] = -1;
-        for (int i = 0; i < MAX_PAIRS; i++) {
-            pair *p = &pairs[i];
-            if (!p->used)
-                continue;
-            for (int k = 0; k < 2; k++) {
-                side *me = &p->s[k], *other = &p->s[1 - k];
-                short ev = 0;
-                if (!me->eof && me->len < BUF_SIZE)
-                    ev |= POLLIN;
-                if (other->len > other->off)
-                    ev |= POLLOUT;
-                pfd[n].fd = me->fd;
-                pfd[n].events = ev;
-                map[n++] = i * 2 + k;
-            }
-        }
-        if (poll(pfd, n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        struct pollfd p = {lfd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
             _exit(1);
-        }
-        if (pfd[0].revents & POLLIN)
-            accept_one(lfd);
-        for (nfds_t k = 1; k < n; k++) {
-            if (pfd[k].revents == 0)
-                continue;
-            pair *p = &pairs[map[k] / 2];
-            if (p->used)
-                pump(p, map[k] % 2, pfd[k].revents);
-        }
-        for (int i = 0; i < MAX_PAIRS; i++) {
-            pair *p = &pairs[i];
-            if (!p->used)
-                continue;
-            /* A side at EOF whose bytes are all written: half-close the
-             * other side; both done: the pair is done. */
-            for (int k = 0; k < 2; k++) {
-                side *me = &p->s[k], *other = &p->s[1 - k];
-                if (me->eof && me->len == 0 && !other->shut) {
-                    shutdown(other->fd, SHUT_WR);
-                    other->shut = true;
-                }
-            }
-            if (p->s[0].shut && p->s[1].shut)
-                pair_close(p);
-        }
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        hand_over(fd);
     }
 }
 

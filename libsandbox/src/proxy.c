@@ -77,6 +77,7 @@ typedef struct conn {
     double t0, deadline;
     struct timespec wall0;
     bool allowed;
+    bool handed_over; /* cfd is the box's own TCP connection */
     char reason[400];
 } conn;
 
@@ -171,7 +172,15 @@ static void conn_close(proxy_state *ps, conn *c)
 
 static void send_all(int fd, const char *s, size_t n)
 {
-    /* Replies are small and the socket is fresh: a short blocking write. */
+    /* Replies are small and the socket is fresh: it nearly always takes
+     * them at once; else a short blocking write. */
+    ssize_t w0 = send(fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w0 == (ssize_t)n)
+        return;
+    if (w0 > 0) {
+        s += w0;
+        n -= (size_t)w0;
+    }
     int fl = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = {2, 0};
@@ -286,6 +295,8 @@ static size_t resolve(proxy_state *ps, const char *name, sbx_net_addr *out,
     return n;
 }
 
+static void on_connected(proxy_state *ps, conn *c);
+
 /* Start a non-blocking connect to the next checked address. */
 static void connect_next(proxy_state *ps, conn *c)
 {
@@ -319,6 +330,11 @@ static void connect_next(proxy_state *ps, conn *c)
             c->ufd = fd;
             c->state = C_CONNECTING;
             c->deadline = now_mono() + CONNECT_TIMEOUT_SEC;
+            /* Loopback and LAN connects are often done already: skip a
+             * round of the loop (on_connected checks SO_ERROR). */
+            struct pollfd pf = {fd, POLLOUT, 0};
+            if (poll(&pf, 1, 0) == 1)
+                on_connected(ps, c);
             return;
         }
         snprintf(c->reason, sizeof c->reason, "connect to %s failed: %s",
@@ -596,9 +612,68 @@ static void handle_socks(proxy_state *ps, conn *c)
     decide(ps, c, host, port);
 }
 
+/* The relay hands over the box's TCP connection itself: one NUL byte
+ * with the socket as SCM_RIGHTS, so the bytes cross one hop, not two.
+ * Only a connected stream socket is taken; anything else is refused.
+ * Returns 1 when c->cfd was replaced, 0 for ordinary data, -1 when c was
+ * closed. */
+static int take_passed_fd(proxy_state *ps, conn *c, ssize_t *got)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = {c->hdr, sizeof c->hdr};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    /* More fds than one are closed by the kernel (MSG_CTRUNC). */
+    *got = recvmsg(c->cfd, &m, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); *got > 0 && h != NULL;
+         h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+            h->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(h), sizeof fd);
+    if (*got <= 0 || c->hdr[0] != '\0') {
+        if (fd >= 0)
+            close(fd); /* not the hand-over: ignore what came along */
+        return 0;
+    }
+    struct stat st;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (fd < 0 || *got != 1 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        type != SOCK_STREAM) {
+        if (fd >= 0)
+            close(fd);
+        c->proto = P_HTTP;
+        deny(ps, c, 400, 1, "bad connection hand-over from the relay");
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    close(c->cfd);
+    c->cfd = fd;
+    c->hlen = 0;
+    return 1;
+}
+
 static void on_header_data(proxy_state *ps, conn *c)
 {
-    ssize_t r = recv(c->cfd, c->hdr + c->hlen, sizeof c->hdr - c->hlen, 0);
+    ssize_t r;
+    if (c->hlen == 0 && !c->handed_over) {
+        int t = take_passed_fd(ps, c, &r);
+        if (t < 0)
+            return;
+        if (t > 0) {
+            c->handed_over = true;
+            return; /* the request comes on the new fd */
+        }
+    } else {
+        r = recv(c->cfd, c->hdr + c->hlen, sizeof c->hdr - c->hlen, 0);
+    }
     if (r <= 0) {
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
             return;
