@@ -622,6 +622,54 @@ START_TEST(test_relay_on_host)
 }
 END_TEST
 
+/* The container argv for allowlist: no network, the socket directory and
+ * the relay read-only, the command behind the relay wrapper as "$1". */
+START_TEST(test_container_argv)
+{
+    if (access("/usr/bin/podman", X_OK) != 0)
+        return;
+    sandbox_opts o;
+    sandbox_opts_init(&o, sizeof o);
+    o.command = "echo 'a b'";
+    o.runtime = "podman";
+    o.network = SANDBOX_NETWORK_ALLOWLIST;
+    const char *const l[] = {"api.example.com:443"};
+    o.allow = l;
+    o.n_allow = 1;
+    sbx_plan plan;
+    sbx_err e = {0};
+    ck_assert_msg(sbx_plan_init(&plan, &o, &e) == 0, "%s", e.msg);
+    char **argv = NULL;
+    /* No proxy: refused, never a box with a dangling wrapper. */
+    ck_assert_int_eq(sbx_build_run_argv(&plan, &argv, &e), SANDBOX_EINVAL);
+    sbx_netrun n;
+    memset(&n, 0, sizeof n);
+    n.active = true;
+    snprintf(n.px.sockdir, sizeof n.px.sockdir, "/run/libsandbox/net-x/s");
+    snprintf(n.relay, sizeof n.relay, "/usr/libexec/sandbox-netrelay");
+    plan.net = &n;
+    ck_assert_int_eq(sbx_build_run_argv(&plan, &argv, &e), 0);
+    size_t k = 0;
+    bool none = false, sock = false, relay = false;
+    for (; argv[k]; k++) {
+        none |= strcmp(argv[k], "--network=none") == 0;
+        sock |=
+            strcmp(argv[k], "/run/libsandbox/net-x/s:/run/sandbox-net:ro") == 0;
+        relay |= strcmp(argv[k], "/usr/libexec/sandbox-netrelay:/run/"
+                                 "sandbox-net/relay:ro") == 0;
+    }
+    ck_assert(none && sock && relay);
+    ck_assert_uint_ge(k, 5);
+    ck_assert_str_eq(argv[k - 5], "sh");
+    ck_assert_str_eq(argv[k - 4], "-c");
+    ck_assert_str_eq(argv[k - 3], SBX_NET_WRAPPER);
+    ck_assert_str_eq(argv[k - 2], "sh");
+    ck_assert_str_eq(argv[k - 1], "echo 'a b'");
+    sbx_argv_free(argv);
+    sbx_plan_free(&plan);
+}
+END_TEST
+
 static Suite *netpolicy_suite(void)
 {
     Suite *s = suite_create("netpolicy");
@@ -631,6 +679,7 @@ static Suite *netpolicy_suite(void)
     tcase_add_test(tc, test_policy_list);
     tcase_add_test(tc, test_special_addresses);
     tcase_add_test(tc, test_decisions);
+    tcase_add_test(tc, test_container_argv);
     suite_add_tcase(s, tc);
     tc = tcase_create("proxy");
     tcase_set_timeout(tc, 60);
