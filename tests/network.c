@@ -414,6 +414,61 @@ START_TEST(test_caller_death_stops_proxy)
 }
 END_TEST
 
+/* 64 MiB from a host server, through relay and proxy, byte-exact, and the
+ * record counts them. */
+static void *bulk_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = accept(lfd, NULL, NULL);
+    if (c >= 0) {
+        static char buf[1 << 16];
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (char)('a' + i % 26);
+        for (int i = 0; i < 1024; i++)
+            if (send(c, buf, sizeof buf, MSG_NOSIGNAL) != (ssize_t)sizeof buf)
+                break;
+        close(c);
+    }
+    return NULL;
+}
+
+START_TEST(test_bulk_transfer)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    int port = ntohs(a.sin_port);
+    pthread_t th;
+    pthread_create(&th, NULL, bulk_server, &lfd);
+    char rule[64], script[512];
+    snprintf(rule, sizeof rule, "127.0.0.1:%d", port);
+    const char *one[] = {rule};
+    snprintf(script, sizeof script,
+             "exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'CONNECT "
+             "127.0.0.1:%d HTTP/1.1\\r\\n\\r\\n' >&3 && "
+             "head -c 39 <&3 >/dev/null && wc -c <&3",
+             port);
+    char *cmd = bash(script);
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, cmd);
+    o.allow = one;
+    o.n_allow = 1;
+    ck_assert_int_eq(run(&o, &r), 0);
+    pthread_join(th, NULL);
+    close(lfd);
+    ck_assert_msg(strstr(r.out.data, "67108864") != NULL, "out: %s err: %s",
+                  r.out.data, r.err.data);
+    ck_assert_ptr_nonnull(strstr(r.net_log, "\"bytes_down\":67108864"));
+    sandbox_result_free(&r);
+    free(cmd);
+}
+END_TEST
+
 /* Native bridge (slirp4netns): checked by looking inside the box only --
  * its interfaces and routes; nothing is sent. */
 START_TEST(test_native_bridge_interfaces)
@@ -452,6 +507,7 @@ static Suite *network_suite(void)
     tcase_add_test(tc, test_timeout_stops_proxy);
     tcase_add_test(tc, test_caller_death_stops_proxy);
     tcase_add_test(tc, test_native_bridge_interfaces);
+    tcase_add_test(tc, test_bulk_transfer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,6 +47,7 @@
 #define MAX_CONNS 256
 #define HDR_MAX 8192
 #define BUF_SIZE (128 * 1024)
+#define PIPE_WANT (1024 * 1024)
 #define MAX_ADDRS 8
 #define LOG_CAP_DEFAULT (4u << 20)
 #define CONNECT_TIMEOUT_SEC 10.0
@@ -67,6 +68,11 @@ typedef struct conn {
     char hdr[HDR_MAX];
     size_t hlen;
     pbuf c2u, u2c; /* client -> upstream, upstream -> client */
+    /* Tunnel by splice(2) through a pipe per direction when there are
+     * fds for them (else through c2u/u2c); c2u/u2c then hold only what
+     * came with the request head. */
+    int pc2u[2], pu2c[2];
+    size_t in_c2u, in_u2c, pipe_cap;
     bool c_eof, u_eof, c_shut, u_shut;
     sbx_net_addr addrs[MAX_ADDRS];
     size_t n_addrs, next_addr;
@@ -154,6 +160,14 @@ static void record(proxy_state *ps, conn *c)
 
 /* ---- connections -------------------------------------------------------- */
 
+static void conn_reset(conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->cfd = c->ufd = -1;
+    c->pc2u[0] = c->pc2u[1] = c->pu2c[0] = c->pu2c[1] = -1;
+    c->state = C_FREE;
+}
+
 static void conn_close(proxy_state *ps, conn *c)
 {
     if (c->state == C_FREE)
@@ -163,11 +177,15 @@ static void conn_close(proxy_state *ps, conn *c)
         close(c->cfd);
     if (c->ufd >= 0)
         close(c->ufd);
+    for (int i = 0; i < 2; i++) {
+        if (c->pc2u[i] >= 0)
+            close(c->pc2u[i]);
+        if (c->pu2c[i] >= 0)
+            close(c->pu2c[i]);
+    }
     free(c->c2u.d);
     free(c->u2c.d);
-    memset(c, 0, sizeof *c);
-    c->cfd = c->ufd = -1;
-    c->state = C_FREE;
+    conn_reset(c);
 }
 
 static void send_all(int fd, const char *s, size_t n)
@@ -726,6 +744,20 @@ static void on_connected(proxy_state *ps, conn *c)
         send_all(c->cfd, (const char *)rep, sizeof rep);
     }
     c->state = C_TUNNEL;
+    if (pipe2(c->pc2u, O_CLOEXEC | O_NONBLOCK) == 0 &&
+        pipe2(c->pu2c, O_CLOEXEC | O_NONBLOCK) == 0) {
+        fcntl(c->pc2u[1], F_SETPIPE_SZ, PIPE_WANT);
+        fcntl(c->pu2c[1], F_SETPIPE_SZ, PIPE_WANT);
+        int a = fcntl(c->pc2u[1], F_GETPIPE_SZ),
+            b = fcntl(c->pu2c[1], F_GETPIPE_SZ);
+        c->pipe_cap = (size_t)(a < b ? a : b);
+    } else {
+        for (int i = 0; i < 2; i++) { /* out of fds: the buffer path */
+            if (c->pc2u[i] >= 0)
+                close(c->pc2u[i]);
+            c->pc2u[i] = -1;
+        }
+    }
 }
 
 /* Move bytes from fd into b; false on EOF or error. */
@@ -756,15 +788,46 @@ static ssize_t drain(int fd, pbuf *b)
     return w;
 }
 
+/* One direction: read src (when readable) into the pipe (or b), then
+ * write what is pending to dst, the head's bytes in b first.  Returns the
+ * bytes written to dst, or -1 when dst failed. */
+static ssize_t move_dir(int src, int dst, pbuf *b, const int p[2],
+                        size_t *inpipe, size_t cap, bool *eof, bool readable)
+{
+    if (readable && !*eof) {
+        if (p[0] < 0) {
+            if (!fill(src, b))
+                *eof = true;
+        } else if (*inpipe < cap) {
+            ssize_t r = splice(src, NULL, p[1], NULL, cap - *inpipe,
+                               SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            if (r > 0)
+                *inpipe += (size_t)r;
+            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                *eof = true;
+        }
+    }
+    ssize_t total = drain(dst, b);
+    if (total < 0)
+        return -1;
+    if (b->len == 0 && *inpipe > 0) {
+        ssize_t w = splice(p[0], NULL, dst, NULL, *inpipe,
+                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (w > 0) {
+            *inpipe -= (size_t)w;
+            total += w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return -1;
+        }
+    }
+    return total;
+}
+
 static void tunnel_io(proxy_state *ps, conn *c, short cre, short ure)
 {
-    if ((cre & (POLLIN | POLLHUP | POLLERR)) && !c->c_eof &&
-        !fill(c->cfd, &c->c2u))
-        c->c_eof = true;
-    if ((ure & (POLLIN | POLLHUP | POLLERR)) && !c->u_eof &&
-        !fill(c->ufd, &c->u2c))
-        c->u_eof = true;
-    ssize_t w = drain(c->ufd, &c->c2u);
+    const short rd = POLLIN | POLLHUP | POLLERR;
+    ssize_t w = move_dir(c->cfd, c->ufd, &c->c2u, c->pc2u, &c->in_c2u,
+                         c->pipe_cap, &c->c_eof, (cre & rd) != 0);
     if (w < 0) {
         snprintf(c->reason + strlen(c->reason),
                  sizeof c->reason - strlen(c->reason),
@@ -774,18 +837,19 @@ static void tunnel_io(proxy_state *ps, conn *c, short cre, short ure)
     }
     c->up += (uint64_t)w;
     ps->bytes += (uint64_t)w;
-    w = drain(c->cfd, &c->u2c);
+    w = move_dir(c->ufd, c->cfd, &c->u2c, c->pu2c, &c->in_u2c, c->pipe_cap,
+                 &c->u_eof, (ure & rd) != 0);
     if (w < 0) {
         conn_close(ps, c);
         return;
     }
     c->down += (uint64_t)w;
     ps->bytes += (uint64_t)w;
-    if (c->c_eof && c->c2u.len == 0 && !c->u_shut) {
+    if (c->c_eof && c->c2u.len == 0 && c->in_c2u == 0 && !c->u_shut) {
         shutdown(c->ufd, SHUT_WR);
         c->u_shut = true;
     }
-    if (c->u_eof && c->u2c.len == 0 && !c->c_shut) {
+    if (c->u_eof && c->u2c.len == 0 && c->in_u2c == 0 && !c->c_shut) {
         shutdown(c->cfd, SHUT_WR);
         c->c_shut = true;
     }
@@ -819,9 +883,8 @@ static void accept_one(proxy_state *ps)
         close(fd);
         return;
     }
-    memset(c, 0, sizeof *c);
+    conn_reset(c);
     c->cfd = fd;
-    c->ufd = -1;
     c->state = C_HEADER;
     c->t0 = now_mono();
     c->deadline = c->t0 + HEADER_TIMEOUT_SEC;
@@ -861,13 +924,16 @@ static int proxy_loop(proxy_state *ps)
             else if (c->state == C_CONNECTING)
                 ue = POLLOUT;
             else {
-                if (!c->c_eof && c->c2u.len < BUF_SIZE)
+                bool sp = c->pc2u[0] >= 0;
+                if (!c->c_eof &&
+                    (sp ? c->in_c2u < c->pipe_cap : c->c2u.len < BUF_SIZE))
                     ce |= POLLIN;
-                if (c->u2c.len > 0)
+                if (c->u2c.len > 0 || c->in_u2c > 0)
                     ce |= POLLOUT;
-                if (!c->u_eof && c->u2c.len < BUF_SIZE)
+                if (!c->u_eof &&
+                    (sp ? c->in_u2c < c->pipe_cap : c->u2c.len < BUF_SIZE))
                     ue |= POLLIN;
-                if (c->c2u.len > 0)
+                if (c->c2u.len > 0 || c->in_c2u > 0)
                     ue |= POLLOUT;
             }
             pfd[n].fd = c->cfd;
@@ -947,7 +1013,7 @@ __attribute__((noreturn)) static void proxy_child(proxy_state *ps)
     if (ps->conns == NULL)
         _exit(1);
     for (int i = 0; i < MAX_CONNS; i++)
-        ps->conns[i].cfd = ps->conns[i].ufd = -1;
+        conn_reset(&ps->conns[i]);
     int rc = proxy_loop(ps);
     for (int i = 0; i < MAX_CONNS; i++) {
         conn *c = &ps->conns[i];
