@@ -113,12 +113,23 @@ typedef struct bench_task {
     char **env;         /* NAME=VALUE set in the box */
     size_t n_env;
     bench_limits limits;
+    char *isolation; /* "two-box" (runner and candidate boxes) or
+                        "single-box" (legacy: the candidate can reach the
+                        runner and its report) */
+    char *manifest;  /* the test-id list, relative to tests/ */
+    char **tests;    /* the manifest's ids, sorted: the only denominator */
+    size_t n_tests;
 } bench_task;
 
 typedef struct bench_model {
     char *name; /* short label, used in paths */
     char *slug; /* the model id passed to the command */
+    char *risk; /* "low", "medium", "high" or NULL (the default, medium) */
 } bench_model;
+
+/* Risk tiers (docs/bench.md): 0 low, 1 medium, 2 high; -1 unknown. */
+int risk_tier_parse(const char *s);
+const char *risk_tier_name(int tier);
 
 typedef struct bench_config {
     char *path;
@@ -165,7 +176,8 @@ typedef enum test_verdict {
     TV_FAILED = 1,
     TV_ERROR = 2,
     TV_SKIPPED = 3,
-    TV_MISSING = 4, /* not in this run's report (no report, or not run) */
+    TV_MISSING = 4,    /* not in this run's report (no report, or not run) */
+    TV_UNVERIFIED = 5, /* in the report, but duplicated or renamed */
 } test_verdict;
 
 const char *test_verdict_name(int v);
@@ -189,9 +201,43 @@ int junit_parse_memory(const char *data, size_t len, junit_report *r,
                        bench_err *e);
 int junit_parse_file(const char *path, junit_report *r, bench_err *e);
 void junit_free(junit_report *r);
+/* The trusted test list: tests/MANIFEST, one JUnit id per line ('#'
+ * comments, blank lines ignored), part of the suite digest.  Sorted on
+ * return; an empty list or a repeated id is an error. */
+int manifest_parse(const char *data, const char *file, char ***ids, size_t *n,
+                   bench_err *e);
+int manifest_load(const char *path, char ***ids, size_t *n, bench_err *e);
+
+typedef struct manifest_check {
+    int ok; /* the report lists exactly the manifest, each id once */
+    char **missing, **extra, **duplicate, **renamed; /* "old -> new" */
+    size_t n_missing, n_extra, n_duplicate, n_renamed;
+    int *verdict;         /* per manifest id: the report's verdict, or
+                             TV_MISSING / TV_UNVERIFIED */
+    const char **message; /* per manifest id (borrowed from the report) */
+    const struct junit_case **match; /* per manifest id: its case or NULL */
+} manifest_check;
+
+/* Check report r against the sorted manifest ids[n]. */
+void manifest_verify(char *const *ids, size_t n, const junit_report *r,
+                     manifest_check *mc);
+/* One sentence naming what was wrong, or NULL when ok (caller frees). */
+char *manifest_problems(const manifest_check *mc);
+void manifest_check_free(manifest_check *mc);
 /* Call once from the main thread before any thread parses. */
 void junit_global_init(void);
 void junit_global_cleanup(void);
+
+/* ---- scan.c ------------------------------------------------------------ */
+/* Static flags for runner tampering in a candidate's files (regular files
+ * only; symlinks are never followed).  *out: [{flag, file, line, text}]. */
+int scan_candidate(const char *dir, const char *tests_mount, json_t **out,
+                   bench_err *e);
+/* Scan one file's text into findings (exposed for tests). */
+void scan_text(const char *file, const char *data, size_t len,
+               const char *tests_mount, json_t *findings);
+/* The distinct flag names of findings, in a fixed order. */
+json_t *scan_flags(json_t *findings);
 
 /* ---- log.c ------------------------------------------------------------- */
 /* Append one JSON object as one line with one write(2) on an O_APPEND fd. */
@@ -251,6 +297,12 @@ typedef struct evaluate_args {
     int quiet;
     const char *runtime; /* NULL: libsandbox detects */
     const char *eval_id; /* NULL: timestamp */
+    /* Risk tiers: "TIER" (every candidate) or "LABEL=TIER" specs, then the
+     * config's per-model "risk"; the default is medium. */
+    char *const *risk_specs;
+    size_t n_risk_specs;
+    const bench_config *config; /* NULL: no per-model tiers */
+    const char *approve_file;   /* high tier: "before|after <sha256>" lines */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under

@@ -27,6 +27,7 @@ static const char USAGE[] =
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
+    "           [--risk TIER|LABEL=TIER ...] [--config FILE] [--approve FILE]\n"
     "      run the hidden tests against every candidate inside libsandbox\n"
     "      (default candidates: every captured run of the task in OUT)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
@@ -304,12 +305,26 @@ static int cmd_evaluate(int argc, char **argv)
                                        {"keep-scratch", no_argument, 0, 'k'},
                                        {"json", no_argument, 0, 'J'},
                                        {"quiet", no_argument, 0, 'q'},
+                                       {"risk", required_argument, 0, 'K'},
+                                       {"config", required_argument, 0, 'C'},
+                                       {"approve", required_argument, 0, 'A'},
                                        {0, 0, 0, 0}};
+    char *risk[64];
+    size_t n_risk = 0;
+    const char *config_path = NULL;
+    bench_config cfg;
+    memset(&cfg, 0, sizeof cfg);
     int c;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
         case 't': task_dir = optarg; break;
         case 'o': out = optarg; break;
+        case 'K':
+            if (n_risk < sizeof risk / sizeof *risk)
+                risk[n_risk++] = optarg;
+            break;
+        case 'C': config_path = optarg; break;
+        case 'A': a.approve_file = optarg; break;
         case 'c': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
@@ -374,6 +389,17 @@ static int cmd_evaluate(int argc, char **argv)
         candidates_free(cands, n);
         return 2;
     }
+    a.risk_specs = risk;
+    a.n_risk_specs = n_risk;
+    if (config_path) {
+        if (config_load(config_path, &cfg, &e) != 0) {
+            fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+            task_free(&t);
+            candidates_free(cands, n);
+            return 2;
+        }
+        a.config = &cfg;
+    }
     char *abs_out = cli_out_dir(out);
     if (!abs_out)
         goto done;
@@ -402,6 +428,8 @@ static int cmd_evaluate(int argc, char **argv)
 done:
     free(abs_out);
     task_free(&t);
+    if (config_path)
+        config_free(&cfg);
     candidates_free(cands, n);
     return rc;
 }

@@ -16,6 +16,11 @@ a malformed, oversized or truncated answer, a dead or timed-out request --
 raises ProtocolError, a BaseException, so that `pytest.raises(Exception)`
 can never be satisfied by a broken answer: the test fails.
 
+BENCH_INPROCESS=1 is the WEAKENED mode, for demonstrating attacks only: the
+candidate is imported into this very process and run() starts local
+processes -- the old single-box design, where a candidate can rewrite the
+report, shadow or patch the runner.  Never use it for untrusted code.
+
 Defaults for env (merged into the candidate box's environment; None unsets a
 name) and cwd come from `configure()` (a test fixture's job) and can be
 overridden per request with call_with() / run(env=, cwd=).
@@ -34,6 +39,8 @@ SCRATCH = os.environ.get("BENCH_SCRATCH", "/workspace")
 CONNECT_WAIT = float(os.environ.get("BENCH_CONNECT_WAIT", "60"))
 
 _defaults = {"env": None, "cwd": None}
+_state = {"gave_up": False}  # after one failed wait, fail fast
+INPROCESS = os.environ.get("BENCH_INPROCESS") == "1"
 
 
 class ProtocolError(BaseException):
@@ -71,7 +78,7 @@ def configure(env=None, cwd=None):
 
 
 def _connect():
-    end = time.monotonic() + CONNECT_WAIT
+    end = time.monotonic() + (1.0 if _state["gave_up"] else CONNECT_WAIT)
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -80,6 +87,7 @@ def _connect():
         except OSError as e:
             s.close()
             if time.monotonic() > end:
+                _state["gave_up"] = True
                 raise ProtocolError("no candidate server at %s: %s"
                                     % (SOCKET, e))
             time.sleep(0.1)
@@ -123,11 +131,59 @@ def request(req, timeout):
     return ans
 
 
+def _merged_env(env):
+    out = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _inprocess_call(module, name, args, kwargs, env, cwd):
+    import sys
+    if CANDIDATE not in sys.path:
+        sys.path.insert(0, CANDIDATE)
+    old_env, old_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(_merged_env(env))
+    try:
+        if cwd:
+            os.chdir(cwd)
+        fn = __import__(module)
+        for part in name.split("."):
+            fn = getattr(fn, part)
+        try:
+            return json.loads(json.dumps(fn(*args, **kwargs)))
+        except Exception as e:
+            raise CandidateError(type(e).__name__, str(e))
+    finally:
+        os.environ.clear()
+        os.environ.update(old_env)
+        os.chdir(old_cwd)
+
+
+def _inprocess_run(argv, stdin, env, timeout, cwd):
+    import subprocess
+    try:
+        p = subprocess.run(argv, input=stdin, capture_output=True,
+                           env=_merged_env(env), cwd=cwd or None,
+                           timeout=timeout)
+        return Completed(p.returncode, p.stdout, p.stderr, False)
+    except subprocess.TimeoutExpired as e:
+        return Completed(124, e.stdout or b"", e.stderr or b"", True)
+
+
 def call_with(func, args=(), kwargs=None, env=None, cwd=None, timeout=60):
     """call() with explicit env/cwd/timeout; func is "module.function"."""
     module, _, name = func.partition(".")
     if not name:
         raise ValueError("func must be module.function, not %r" % func)
+    if INPROCESS:
+        return _inprocess_call(module, name, list(args), dict(kwargs or {}),
+                               env if env is not None else _defaults["env"],
+                               cwd if cwd is not None else _defaults["cwd"])
     ans = request({"op": "call", "module": module, "func": name,
                    "args": list(args), "kwargs": dict(kwargs or {}),
                    "env": env if env is not None else _defaults["env"],
@@ -153,6 +209,11 @@ def run(argv, stdin=b"", env=None, timeout=60, cwd=None, cap=1 << 20):
     """Run argv in a fresh process of the candidate box."""
     if isinstance(stdin, str):
         stdin = stdin.encode("utf-8")
+    if INPROCESS:
+        return _inprocess_run(list(argv), stdin,
+                              env if env is not None else _defaults["env"],
+                              timeout,
+                              cwd if cwd is not None else _defaults["cwd"])
     ans = request({"op": "run", "argv": list(argv),
                    "stdin": base64.b64encode(stdin).decode(),
                    "env": env if env is not None else _defaults["env"],
