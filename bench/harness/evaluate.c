@@ -43,6 +43,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -363,6 +364,71 @@ static char **box_env(const bench_task *t, const char *const *extra, size_t *n)
     return v;
 }
 
+#define REPORT_MAX (64u << 20)
+
+/* Read root/rel into *data, refusing a symlink at any component, anything
+ * but a regular file at the end, and more than REPORT_MAX bytes.  -1 with
+ * why[0] == 0: there is no file (not an error of the candidate's). */
+static int read_beneath(const char *root, const char *rel, char **data,
+                        size_t *len, char *why, size_t wsz)
+{
+    why[0] = '\0';
+    int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    char *copy = xstrdup(rel);
+    char *save = NULL;
+    int rc = -1;
+    char *part = strtok_r(copy, "/", &save);
+    while (part) {
+        char *next = strtok_r(NULL, "/", &save);
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+                    (next ? O_DIRECTORY : 0);
+        int fd = openat(dfd, part, flags);
+        if (fd < 0) {
+            if (errno == ELOOP || errno == ENOTDIR)
+                snprintf(why, wsz,
+                         "the report path %s crosses a symbolic link or a "
+                         "non-directory (%s); it was not followed",
+                         rel, part);
+            goto out;
+        }
+        close(dfd);
+        dfd = fd;
+        part = next;
+    }
+    struct stat st;
+    if (fstat(dfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, wsz, "the report %s is not a regular file", rel);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > REPORT_MAX) {
+        snprintf(why, wsz, "the report %s has %lld bytes (limit %u)", rel,
+                 (long long)st.st_size, REPORT_MAX);
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        ssize_t r = read(dfd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == cap - 1)
+            break;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    rc = 0;
+out:
+    close(dfd);
+    free(copy);
+    return rc;
+}
+
 typedef struct cbox_thread {
     sandbox_opts opts;
     sandbox_result res;
@@ -430,6 +496,9 @@ static void run_one(eval_ctx *cx, eval_job *job)
     char **renv = NULL, **cenv = NULL;
     size_t n_renv = 0, n_cenv = 0;
     int have_report = 0;
+    char *rdata = NULL;
+    size_t rlen = 0;
+    char rerr[256] = "";
     sandbox_result res;
     sandbox_result_init(&res, sizeof res);
     cbox_thread cb;
@@ -583,9 +652,12 @@ static void run_one(eval_ctx *cx, eval_job *job)
     if (cb_started)
         write_output(output, &cb.res, "candidate box");
 
-    have_report = path_is_file(report_in);
+    /* The report is read without following a link anywhere on its path
+     * (a single box's candidate could plant one towards a host file). */
+    have_report = read_beneath(two ? rwork : scratch, t->report, &rdata, &rlen,
+                               rerr, sizeof rerr) == 0;
     if (have_report)
-        copy_file(report_in, report_out, &e);
+        write_file(report_out, rdata, rlen, &e);
     char fb[32], tb[32];
     human_bytes(t->limits.flood_bytes, fb, sizeof fb);
     human_bytes(total, tb, sizeof tb);
@@ -603,7 +675,7 @@ static void run_one(eval_ctx *cx, eval_job *job)
     } else if (res.reason == SANDBOX_END_CANCELLED) {
         outcome_set(o, "error", "the run was cancelled");
     } else if (have_report) {
-        if (junit_parse_file(report_in, &o->report, &e) != 0) {
+        if (junit_parse_memory(rdata, rlen, &o->report, &e) != 0) {
             outcome_set(o, "bad-report", "%s", e.msg);
         } else {
             manifest_verify(t->tests, t->n_tests, &o->report, &job->mc);
@@ -618,6 +690,8 @@ static void run_one(eval_ctx *cx, eval_job *job)
             o->detail = xasprintf("flooded %s of output (limit %s) but "
                                   "completed",
                                   tb, fb);
+    } else if (rerr[0]) {
+        outcome_set(o, "bad-report", "%s", rerr);
     } else if (o->flood) {
         outcome_set(o, "flood",
                     "wrote %s of output (limit %s) and no "
@@ -680,6 +754,7 @@ static void run_one(eval_ctx *cx, eval_job *job)
     }
 
 done:
+    free(rdata);
     if (!o->status)
         outcome_set(o, "error", "internal: no status");
     if (!cx->args->keep_scratch) {

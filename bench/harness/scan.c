@@ -16,7 +16,7 @@
  *   tests-path      names the hidden tests' mount (tests_mount) or the
  *                   harness's paths (/bench/runner, /bench/ipc)
  *   introspection   reaches into the caller: sys._getframe, inspect.stack,
- *                   gc.get_objects, sys.modules[...] = ..., builtins
+ *                   gc.get_objects, sys.modules, builtins
  */
 #include "bench.h"
 
@@ -150,7 +150,7 @@ void scan_text(const char *file, const char *data, size_t len,
             strstr(line, "/eval/"))
             add(findings, "tests-path", file, lineno, p, ll);
         if (strstr(line, "sys._getframe") || strstr(line, "inspect.stack") ||
-            strstr(line, "gc.get_objects") || strstr(line, "sys.modules[") ||
+            strstr(line, "gc.get_objects") || strstr(line, "sys.modules") ||
             has_word(line, "builtins") || has_word(line, "__builtins__"))
             add(findings, "introspection", file, lineno, p, ll);
         free(line);

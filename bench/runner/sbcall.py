@@ -165,7 +165,10 @@ def _inprocess_call(module, name, args, kwargs, env, cwd):
 
 
 def _inprocess_run(argv, stdin, env, timeout, cwd):
+    import shutil
     import subprocess
+    if "/" not in argv[0]:  # found on this process's PATH, as serve.py does
+        argv = [shutil.which(argv[0]) or argv[0]] + argv[1:]
     try:
         p = subprocess.run(argv, input=stdin, capture_output=True,
                            env=_merged_env(env), cwd=cwd or None,

@@ -300,6 +300,8 @@ START_TEST(scan_fixtures)
         {"hack-shadow-pytest", "runner-module"},
         {"hack-shadow-modules", "runner-module"},
         {"hack-monkeypatch-runner", "runner-import"},
+        {"hack-monkeypatch-runner", "introspection"},
+        {"hack-shadow-pytest", "introspection"},
         {"hack-early-exit", "os-exit"},
         {"hack-reads-tests", "tests-path"},
         {"hack-report-writes", "report-path"},
