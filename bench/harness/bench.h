@@ -151,6 +151,9 @@ typedef struct bench_config {
 } bench_config;
 
 int task_load(const char *dir, bench_task *t, bench_err *e);
+/* task_load without reading tests/MANIFEST when need_manifest is 0. */
+int task_load_opt(const char *dir, int need_manifest, bench_task *t,
+                  bench_err *e);
 /* Parse an already-read task.json object (file names the source). */
 int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e);
 void task_free(bench_task *t);
@@ -311,6 +314,11 @@ typedef struct evaluate_args {
 int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                  const evaluate_args *a, json_t **results, char **eval_dir,
                  bench_err *e);
+/* Collect the suite's test ids with NO candidate: the runner box alone (no
+ * server to reach, every test fails fast), its report's ids, sorted, one
+ * per line into *text.  Two-box tasks only. */
+int manifest_collect(const bench_task *t, const char *runtime, char **text,
+                     bench_err *e);
 /* Find candidates: every <out>/runs/<task>/<model>/<round>/files. */
 int candidates_from_runs(const char *out_dir, const char *task, candidate **out,
                          size_t *n, bench_err *e);

@@ -187,55 +187,41 @@ static json_t *policy_json(const bench_task *t, int tier)
 
 static int tier_of(const evaluate_args *a, const candidate *c, bench_err *e)
 {
-    int tier = -1;
-    /* LABEL=TIER beats TIER; the config's per-model tier comes next. */
+    int exact = -1, model = -1, all = -1;
+    const char *sl = strchr(c->label, '/');
+    size_t ml = sl ? (size_t)(sl - c->label) : strlen(c->label);
+    /* LABEL=TIER beats MODEL=TIER beats the config's per-model "risk"
+     * beats a bare TIER; the default is medium. */
     for (size_t i = 0; i < a->n_risk_specs; i++) {
         const char *s = a->risk_specs[i], *eq = strrchr(s, '=');
-        if (eq) {
-            if (strlen(c->label) == (size_t)(eq - s) &&
-                !strncmp(s, c->label, (size_t)(eq - s)))
-                tier = risk_tier_parse(eq + 1);
-            else {
-                /* MODEL=TIER matches every round of that model */
-                const char *sl = strchr(c->label, '/');
-                if (sl && (size_t)(sl - c->label) == (size_t)(eq - s) &&
-                    !strncmp(s, c->label, (size_t)(eq - s)) && tier < 0)
-                    tier = risk_tier_parse(eq + 1);
-            }
-            if (risk_tier_parse(eq + 1) < 0) {
-                bench_seterr(e,
-                             "--risk \"%s\": fix: write TIER or LABEL=TIER "
-                             "with TIER low, medium or high",
-                             s);
-                return -2;
-            }
+        int tier = risk_tier_parse(eq ? eq + 1 : s);
+        if (tier < 0 || eq == s) {
+            bench_seterr(e,
+                         "--risk \"%s\": fix: write TIER or LABEL=TIER "
+                         "with TIER low, medium or high",
+                         s);
+            return -2;
         }
+        if (!eq)
+            all = tier;
+        else if ((size_t)(eq - s) == strlen(c->label) &&
+                 !strncmp(s, c->label, (size_t)(eq - s)))
+            exact = tier;
+        else if (sl && (size_t)(eq - s) == ml && !strncmp(s, c->label, ml))
+            model = tier;
     }
-    if (tier >= 0)
-        return tier;
+    if (exact >= 0)
+        return exact;
+    if (model >= 0)
+        return model;
     if (a->config) {
-        const char *sl = strchr(c->label, '/');
-        char *model = sl ? xasprintf("%.*s", (int)(sl - c->label), c->label)
-                         : xstrdup(c->label);
-        const bench_model *m = config_find(a->config, model);
-        free(model);
+        char *name = xasprintf("%.*s", (int)ml, c->label);
+        const bench_model *m = config_find(a->config, name);
+        free(name);
         if (m && m->risk)
             return risk_tier_parse(m->risk);
     }
-    for (size_t i = 0; i < a->n_risk_specs; i++) {
-        const char *s = a->risk_specs[i];
-        if (!strchr(s, '=')) {
-            tier = risk_tier_parse(s);
-            if (tier < 0) {
-                bench_seterr(e,
-                             "--risk \"%s\": fix: write TIER or LABEL=TIER "
-                             "with TIER low, medium or high",
-                             s);
-                return -2;
-            }
-        }
-    }
-    return tier >= 0 ? tier : 1;
+    return all >= 0 ? all : 1;
 }
 
 static int load_approvals(const char *path, json_t **out, bench_err *e)
@@ -362,6 +348,11 @@ static char **box_env(const bench_task *t, const char *const *extra, size_t *n)
         v[k++] = xstrdup(extra[j]);
     *n = k;
     return v;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 #define REPORT_MAX (64u << 20)
@@ -1200,6 +1191,117 @@ out:
     free(cx.log_path);
     free(dir);
     free(id);
+    return rc;
+}
+
+int manifest_collect(const bench_task *t, const char *runtime, char **text,
+                     bench_err *e)
+{
+    if (strcmp(t->isolation, "two-box")) {
+        bench_seterr(e,
+                     "%s: collecting the test list needs \"isolation\": "
+                     "\"two-box\" (in a single box the suite runs with a "
+                     "candidate); fix: write tests/%s by hand",
+                     t->name, t->manifest);
+        return -1;
+    }
+    const char *rd = getenv("SANDBOX_BENCH_RUNNER_DIR");
+    const char *runner_dir = rd && *rd ? rd : BENCH_RUNNER_DIR;
+    char tmpl[] = "/tmp/sandbox-bench-manifest-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        bench_seterr(e, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    char *work = path_join(tmpl, "runner");
+    char *ipc = path_join(tmpl, "ipc"); /* empty: no server */
+    char *parent = path_join(work, t->report);
+    *strrchr(parent, '/') = '\0';
+    int rc = -1;
+    char **env = NULL;
+    size_t n_env = 0;
+    sandbox_result res;
+    sandbox_result_init(&res, sizeof res);
+    char *data = NULL;
+    size_t len = 0;
+    junit_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (mkdir_p(parent, e) != 0 || mkdir_p(ipc, e) != 0)
+        goto out;
+    static const char *const extra[] = {"BENCH_SOCKET=" BOX_IPC "/sbcall.sock",
+                                        "BENCH_CANDIDATE_DIR=" BOX_CANDIDATE,
+                                        "BENCH_SCRATCH=/workspace",
+                                        "PYTHONPATH=" BOX_RUNNER,
+                                        "BENCH_CONNECT_WAIT=0",
+                                        NULL};
+    env = box_env(t, extra, &n_env);
+    sandbox_mount m[3] = {{t->tests_dir, t->tests_mount, 0},
+                          {runner_dir, BOX_RUNNER, 0},
+                          {ipc, BOX_IPC, 0}};
+    sandbox_opts o;
+    sandbox_opts_init(&o, sizeof o);
+    o.command = t->test_command;
+    o.image = t->image;
+    o.workspace = work;
+    o.runtime = runtime;
+    o.network = SANDBOX_NETWORK_NONE;
+    o.timeout_sec = t->limits.timeout_sec;
+    o.memory = t->limits.memory;
+    o.pids = t->limits.pids;
+    o.cpus = t->limits.cpus;
+    o.mounts = m;
+    o.n_mounts = 3;
+    o.env = (const char *const *)env;
+    o.n_env = n_env;
+    if (sandbox_run(&o, &res) != 0) {
+        bench_seterr(e, "the runner box could not run: %s",
+                     res.message ? res.message : "unknown error");
+        goto out;
+    }
+    char why[256];
+    if (read_beneath(work, t->report, &data, &len, why, sizeof why) != 0) {
+        bench_seterr(e,
+                     "the runner box wrote no report at /workspace/%s (%s, "
+                     "exit %d)%s%s",
+                     t->report, sandbox_end_name(res.reason), res.exit_code,
+                     why[0] ? ": " : "", why);
+        goto out;
+    }
+    if (junit_parse_memory(data, len, &rep, e) != 0)
+        goto out;
+    char **ids = xcalloc(rep.n_cases ? rep.n_cases : 1, sizeof *ids);
+    for (size_t i = 0; i < rep.n_cases; i++)
+        ids[i] = rep.cases[i].id;
+    if (rep.n_cases > 1)
+        qsort(ids, rep.n_cases, sizeof *ids, cmp_cstr);
+    size_t total = 1;
+    for (size_t i = 0; i < rep.n_cases; i++)
+        total += strlen(ids[i]) + 1;
+    char *buf = xmalloc(total), *p = buf;
+    for (size_t i = 0; i < rep.n_cases; i++) {
+        if (i && !strcmp(ids[i], ids[i - 1])) {
+            bench_seterr(e,
+                         "the suite reports \"%s\" twice; fix: give "
+                         "every test a distinct id",
+                         ids[i]);
+            free(ids);
+            free(buf);
+            goto out;
+        }
+        p += sprintf(p, "%s\n", ids[i]);
+    }
+    *p = '\0';
+    free(ids);
+    *text = buf;
+    rc = 0;
+out:
+    junit_free(&rep);
+    free(data);
+    sandbox_result_free(&res);
+    free_strv(env, n_env);
+    rm_rf(tmpl);
+    free(work);
+    free(ipc);
+    free(parent);
     return rc;
 }
 

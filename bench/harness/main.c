@@ -30,6 +30,9 @@ static const char USAGE[] =
     "           [--risk TIER|LABEL=TIER ...] [--config FILE] [--approve FILE]\n"
     "      run the hidden tests against every candidate inside libsandbox\n"
     "      (default candidates: every captured run of the task in OUT)\n"
+    "  manifest --task DIR [--runtime RT]\n"
+    "      print the suite's test ids, collected in the runner box with no\n"
+    "      candidate (the content of tests/MANIFEST)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
     "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
@@ -434,6 +437,40 @@ done:
     return rc;
 }
 
+static int cmd_manifest(int argc, char **argv)
+{
+    const char *task_dir = NULL, *runtime = NULL;
+    static const struct option lo[] = {{"task", required_argument, 0, 't'},
+                                       {"runtime", required_argument, 0, 'R'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+        if (c == 't')
+            task_dir = optarg;
+        else if (c == 'R')
+            runtime = optarg;
+        else
+            return 2;
+    }
+    if (!task_dir || optind < argc)
+        return usage_error("manifest needs --task DIR%s", "");
+    bench_err e;
+    bench_task t;
+    if (task_load_opt(task_dir, 0, &t, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+        return 2;
+    }
+    char *text = NULL;
+    int rc = manifest_collect(&t, runtime, &text, &e);
+    if (rc == 0)
+        fputs(text, stdout);
+    else
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+    free(text);
+    task_free(&t);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_report(int argc, char **argv)
 {
     int verbose = 0, json_out = 0;
@@ -509,6 +546,8 @@ int main(int argc, char **argv)
         rc = cmd_evaluate(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
+    else if (!strcmp(cmd, "manifest"))
+        rc = cmd_manifest(argc, argv);
     else if (!strcmp(cmd, "judge"))
         rc = cmd_judge(argc, argv);
     else if (!strcmp(cmd, "aggregate"))

@@ -49,6 +49,11 @@ models=$(cd "$FIX" && ls)
 } > "$OUT/config.json"
 
 "$BENCH" check --task "$TASK" --config "$OUT/config.json"
+# the committed test list is what the suite collects with no candidate
+"$BENCH" manifest --task "$TASK" > "$OUT/collected-ids"
+grep -v -e '^#' -e '^$' "$TASK/tests/MANIFEST" | diff - "$OUT/collected-ids" \
+    || fail "tests/MANIFEST differs from the collected ids"
+[ "$(wc -l < "$OUT/collected-ids")" -eq 43 ] || fail "collected $(wc -l < "$OUT/collected-ids") ids"
 "$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all \
     --round r1 --out "$OUT" --quiet > "$OUT/implement.txt"
 
