@@ -65,7 +65,9 @@ typedef struct box_cost {
     double wall_sec;
     uint64_t peak_memory_bytes;
     double cpu_sec;
-    char *end; /* sandbox_end name */
+    char *end;      /* sandbox_end name */
+    char *image_id; /* the immutable identity of what ran, or NULL */
+    char *backend;  /* podman, docker, native, or NULL */
 } box_cost;
 
 typedef struct eval_job {
@@ -324,6 +326,10 @@ static void cost_from(box_cost *b, const sandbox_result *r)
     b->cpu_sec = r->cpu_sec;
     free(b->end);
     b->end = xstrdup(sandbox_end_name(r->reason));
+    free(b->image_id);
+    b->image_id = r->image_id ? xstrdup(r->image_id) : NULL;
+    free(b->backend);
+    b->backend = r->backend ? xstrdup(r->backend) : NULL;
 }
 
 /* env: the task's, minus the names the harness sets, plus extra. */
@@ -783,6 +789,10 @@ static json_t *cost_json(const box_cost *b)
                           "end", b->end ? b->end : "unknown");
     json_object_set_new(j, "cpu_sec",
                         b->cpu_sec >= 0 ? json_real(b->cpu_sec) : json_null());
+    json_object_set_new(j, "image_id",
+                        b->image_id ? json_string(b->image_id) : json_null());
+    json_object_set_new(j, "backend",
+                        b->backend ? json_string(b->backend) : json_null());
     return j;
 }
 
@@ -1176,6 +1186,10 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
         free(cx.jobs[i].run_dir);
         free(cx.jobs[i].runner.end);
         free(cx.jobs[i].cbox.end);
+        free(cx.jobs[i].runner.image_id);
+        free(cx.jobs[i].cbox.image_id);
+        free(cx.jobs[i].runner.backend);
+        free(cx.jobs[i].cbox.backend);
         json_decref(cx.jobs[i].withheld);
         manifest_check_free(&cx.jobs[i].mc);
         junit_free(&cx.jobs[i].out.report);
