@@ -11,6 +11,9 @@
 #     two-box protection;
 #  A3. risk tier high: not run without approval, results withheld until the
 #     after-run approval, full results with both;
+#  A4. a probe candidate: from the candidate box, the hidden tests, the
+#     runner's process and report are invisible and its own files read-only;
+#     the same probe in one box sees them;
 #  B. a toy task whose candidates hang, flood, crash, write no report, a
 #     garbage report or a report that does not match the manifest
 #     (duplicate, invented, renamed ids): each gets its verdict, the
@@ -256,6 +259,97 @@ assert c["summary"]["statuses"] == {"completed": 1}, c["summary"]
 assert c["summary"]["mean_passed"] == 43 and c["risk"]["tier"] == "high"
 assert c["risk"]["candidate_limits"]["pids"] == 128, c["risk"]
 print("risk high: refused, withheld, then counted once approved")
+PY
+
+# ---- A4. what the candidate box can see ----------------------------------
+# A probe candidate reports its box's view; the runner judges it.  Two boxes:
+# no hidden tests, no runner process, no report, read-only candidate files.
+# The same probe in one box (weakened as in A2) sees all of them.
+ISO=$OUT/iso
+"$BENCH" new-task iso --tasks-dir "$OUT" > /dev/null
+rm -f "$ISO/tests/test_solution.py"
+cat > "$ISO/tests/test_probe.py" <<'PY'
+import sbcall
+
+def facts():
+    return sbcall.call("probe.facts")
+
+def test_hidden_tests_are_invisible():
+    assert facts()["tests_visible"] is False
+
+def test_runner_process_is_invisible():
+    assert facts()["runner_procs"] == []
+
+def test_report_directory_is_invisible():
+    assert facts()["report_visible"] is False
+
+def test_candidate_files_are_read_only():
+    assert facts()["candidate_writable"] is False
+
+def test_harness_client_is_read_only():
+    assert facts()["harness_writable"] is False
+PY
+printf 'test_probe::%s\n' test_hidden_tests_are_invisible \
+    test_runner_process_is_invisible test_report_directory_is_invisible \
+    test_candidate_files_are_read_only test_harness_client_is_read_only \
+    > "$ISO/tests/MANIFEST"
+mkdir -p "$OUT/probe"
+cat > "$OUT/probe/probe.py" <<'PY'
+import glob, os
+
+def _writable(d):
+    try:
+        p = os.path.join(d, ".probe")
+        open(p, "w").close()
+        os.unlink(p)
+        return True
+    except OSError:
+        return False
+
+def facts():
+    procs = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            c = open(p, "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "pytest" in c:
+            procs.append(c)
+    return {"tests_visible": os.path.exists("/eval/tests/test_probe.py"),
+            "runner_procs": procs,
+            "report_visible": os.path.exists("/workspace/.bench"),
+            "candidate_writable": _writable(os.path.dirname(os.path.abspath(__file__))),
+            "harness_writable": _writable("/bench/runner")}
+PY
+cp -R "$ISO" "$OUT/iso-weak"
+python3 - "$OUT/iso-weak/task.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+t = json.load(open(p))
+t["name"] = "iso-weak"
+t["isolation"] = "single-box"
+t["env"] += ["PYTHONPATH=/bench/runner", "BENCH_INPROCESS=1",
+             "BENCH_CANDIDATE_DIR=/workspace", "BENCH_SCRATCH=/tmp/scratch"]
+json.dump(t, open(p, "w"))
+PY
+"$BENCH" evaluate --task "$ISO" --out "$OUT" --id iso --quiet \
+    --candidate probe="$OUT/probe" > /dev/null
+"$BENCH" evaluate --task "$OUT/iso-weak" --out "$OUT" --id iso --quiet \
+    --candidate probe="$OUT/probe" > /dev/null
+python3 - "$OUT" <<'PY'
+import json, os, sys
+def tests(task):
+    d = json.load(open(os.path.join(sys.argv[1], "evals", task, "iso/results.json")))
+    c = d["candidates"][0]
+    assert c["summary"]["statuses"] == {"completed": 1}, c["summary"]
+    return {k.split("::")[1]: v["passed"] for k, v in c["tests"].items()}
+two = tests("iso")
+assert all(v == 1 for v in two.values()), two
+weak = tests("iso-weak")
+for t in ("test_hidden_tests_are_invisible", "test_runner_process_is_invisible",
+          "test_report_directory_is_invisible", "test_candidate_files_are_read_only"):
+    assert weak[t] == 0, (t, weak)   # one box: the probe sees it all
+print("isolation: the candidate box sees none of the runner; one box sees it all")
 PY
 
 # ---- B. harness verdicts on a toy task ---------------------------------
