@@ -99,9 +99,49 @@ static void g_kill_watched(const int *watch, int n)
 #endif
 }
 
-__attribute__((noreturn)) static void g_fire(const g_job *j, const int *watch,
+/* Read one message: 'R' (release), 'P' (a pidfd to watch, stored), 0
+ * (nothing yet / unknown), -1 (EOF or error: the caller's end is gone). */
+static int g_recv(int *watch, int *nwatch, int flags)
+{
+    char byte = 0;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cm.buf,
+                        .msg_controllen = sizeof cm.buf};
+    ssize_t k = recvmsg(G_SOCK, &mh, MSG_CMSG_CLOEXEC | flags);
+    if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (k <= 0)
+        return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    if (c != NULL && c->cmsg_level == SOL_SOCKET &&
+        c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        if (byte == 'P' && *nwatch < SBX_GUARDIAN_MAX_WATCH)
+            watch[(*nwatch)++] = fd;
+        else
+            close(fd);
+    }
+    return (unsigned char)byte;
+}
+
+__attribute__((noreturn)) static void g_fire(const g_job *j, int *watch,
                                              int nwatch)
 {
+    /* Messages the caller sent just before it died (a pidfd to kill). */
+    for (int i = 0; i < 16; i++) {
+        int got = g_recv(watch, &nwatch, MSG_DONTWAIT);
+        if (got == 'R')
+            _exit(SBX_GUARDIAN_RELEASED);
+        if (got <= 0)
+            break;
+    }
     g_kill_watched(watch, nwatch);
     bool done = false;
     for (int t = 0; t < SBX_GUARDIAN_TRIES && !done; t++) {
@@ -205,33 +245,11 @@ __attribute__((noreturn)) static void guardian_main(int sock, int pidfd,
             g_fire(j, watch, nwatch); /* the caller is dead */
         if (pf[0].revents == 0)
             continue;
-        char byte = 0;
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = cm.buf,
-                            .msg_controllen = sizeof cm.buf};
-        ssize_t k = recvmsg(G_SOCK, &mh, MSG_CMSG_CLOEXEC);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (k <= 0)
-            g_fire(j, watch, nwatch); /* EOF: the caller's end closed */
-        if (byte == 'R')
+        int got = g_recv(watch, &nwatch, 0);
+        if (got == 'R')
             _exit(SBX_GUARDIAN_RELEASED);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (byte == 'P' && c != NULL && c->cmsg_level == SOL_SOCKET &&
-            c->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c), sizeof fd);
-            if (nwatch < SBX_GUARDIAN_MAX_WATCH)
-                watch[nwatch++] = fd;
-            else
-                close(fd);
-        }
+        if (got < 0)
+            g_fire(j, watch, nwatch); /* EOF: the caller's end closed */
     }
 }
 
