@@ -604,37 +604,38 @@ START_TEST(test_guardian_release)
         sbx_guardian_start(&g, now() + 60, argv, NULL, g_touch, &cb, &e), 0);
     ck_assert_int_gt(g.pid, 0);
     /* It holds nothing of ours: 0-2 on /dev/null, its socket, our pidfd;
-     * cwd "/", its own session. */
-    char path[64], link[PATH_MAX];
-    snprintf(path, sizeof path, "/proc/%d/cwd", (int)g.pid);
+     * cwd "/", its own session.  Looked at first, asserted after the
+     * release (a failed assertion must not leave it running).  Valgrind
+     * keeps fds of its own in every process: not there. */
+    char path[64], link[PATH_MAX], bad[PATH_MAX + 32] = "";
+    char cwd[PATH_MAX] = "";
     usleep(100000);
-    ssize_t n = readlink(path, link, sizeof link - 1);
-    ck_assert_int_gt(n, 0);
-    link[n] = '\0';
-    ck_assert_str_eq(link, "/");
+    snprintf(path, sizeof path, "/proc/%d/cwd", (int)g.pid);
+    ssize_t n = readlink(path, cwd, sizeof cwd - 1);
+    if (n > 0)
+        cwd[n] = '\0';
     snprintf(path, sizeof path, "/proc/%d/fd", (int)g.pid);
     DIR *d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    int nfd = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    while (d != NULL && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
         int fd = atoi(de->d_name);
         char fp[PATH_MAX];
         snprintf(fp, sizeof fp, "%s/%s", path, de->d_name);
         n = readlink(fp, link, sizeof link - 1);
-        ck_assert_int_gt(n, 0);
-        link[n] = '\0';
-        ck_assert_msg(fd <= 4, "guardian holds fd %d (%s)", fd, link);
-        if (fd <= 2)
-            ck_assert_str_eq(link, "/dev/null");
-        nfd++;
+        link[n > 0 ? n : 0] = '\0';
+        if ((fd > 4 && !tu_under_valgrind()) ||
+            (fd <= 2 && strcmp(link, "/dev/null") != 0))
+            snprintf(bad, sizeof bad, "fd %d (%s)", fd, link);
     }
-    closedir(d);
-    ck_assert_int_le(nfd, 5);
-    ck_assert_int_eq(getsid(g.pid), g.pid);
+    if (d != NULL)
+        closedir(d);
+    pid_t sid = getsid(g.pid), gpid = g.pid;
     ck_assert_int_eq(sbx_guardian_release(&g), SBX_GUARDIAN_RELEASED);
+    ck_assert_msg(bad[0] == '\0', "the guardian holds %s", bad);
+    ck_assert_str_eq(cwd, "/");
+    ck_assert_int_eq(sid, gpid);
     ck_assert_int_eq(g.pid, -1);
     ck_assert_int_eq(g.fd, -1);
     ck_assert_int_ne(access(m, F_OK), 0);  /* no cleanup on release */
@@ -749,6 +750,11 @@ static bool pid_gone_within(pid_t pid, double sec)
 
 START_TEST(test_guardian_caller_sigkill)
 {
+    /* Valgrind has no pidfd_open (the guardian falls back to the socket's
+     * EOF, but there is no pidfd to hand over) and CK_FORK=no would keep
+     * the subreaper role for later tests. */
+    if (tu_under_valgrind())
+        return;
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
