@@ -55,6 +55,12 @@ static int g_run(char *const argv[], char **envp, double timeout)
 {
     pid_t p = _Fork();
     if (p == 0) {
+        /* The guardian ignores these; its commands get the defaults. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGPIPE, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         execve(argv[0], argv, envp);
         _exit(127);
     }
