@@ -250,9 +250,19 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
          * when the OCI runtime could not start the container. */
         res->reason = SANDBOX_END_ERROR;
         res->error = SANDBOX_ERUNTIME;
-        sbx_set_message(res,
-                        sbx_asprintf("%s failed before the command ran: %.*s",
-                                     plan->runtime_path, (int)clen, complaint));
+        /* The usual cause since box root is no longer host root: a
+         * workspace or mount only host root may enter. */
+        bool denied = memmem(complaint, clen, "ermission denied", 16) != NULL;
+        sbx_set_message(
+            res,
+            sbx_asprintf("%s failed before the command ran: %.*s%s",
+                         plan->runtime_path, (int)clen, complaint,
+                         denied && (plan->workspace ||
+                                    (plan->mount_args && plan->mount_args[0]))
+                             ? " (the box's root is an unprivileged host uid "
+                               "(podman --uidmap, docker userns-remap): the "
+                               "workspace and mounts must be accessible to it)"
+                             : ""));
         return SANDBOX_ERUNTIME;
     }
     if (code == 128 + SIGKILL) {
