@@ -7,6 +7,28 @@
 #include <sandbox.h>
 
 #include <stdio.h>
+#include <string.h>
+
+/* One line per line of output, each ending in a newline whatever the
+ * stream's last byte was; nothing after the byte count when it is empty. */
+static void print_stream(const char *name, const sandbox_stream *s)
+{
+    printf("%-10s %zu of %llu bytes%s", name, s->len,
+           (unsigned long long)s->total, s->truncated ? " (cut)" : "");
+    if (s->len == 0 || s->data == NULL) {
+        putchar('\n');
+        return;
+    }
+    const char *p = s->data, *end = s->data + s->len;
+    int first = 1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        printf("%s%.*s\n", first ? ": " : "           ", (int)n, p);
+        first = 0;
+        p += n + (nl != NULL);
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -33,14 +55,11 @@ int main(int argc, char **argv)
     printf("exit code: %d\n", r.exit_code);
     if (r.term_signal)
         printf("signal:    %d\n", r.term_signal);
-    printf("stdout:    %zu of %llu bytes%s: %s", r.out.len,
-           (unsigned long long)r.out.total, r.out.truncated ? " (cut)" : "",
-           r.out.data);
-    printf("stderr:    %zu of %llu bytes%s: %s", r.err.len,
-           (unsigned long long)r.err.total, r.err.truncated ? " (cut)" : "",
-           r.err.data);
-    printf("wall:      %.3f s on %s as %s\n", r.wall_sec, r.runtime,
-           r.container_name);
+    print_stream("stdout:", &r.out);
+    print_stream("stderr:", &r.err);
+    printf("wall:      %.3f s on %s as %s\n", r.wall_sec,
+           r.runtime ? r.runtime : "-",
+           r.container_name ? r.container_name : "-");
     if (r.peak_memory_bytes)
         printf("memory:    peak %llu KiB\n",
                (unsigned long long)(r.peak_memory_bytes >> 10));

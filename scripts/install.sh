@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-shot, idempotent setup for libsandbox on Debian 12 (run as root, or
-# through sudo):
+# One-shot, idempotent setup for libsandbox on Debian 12.  Run it as root
+# (no sudo needed), or as a user with sudo (it re-runs itself through sudo):
 #   1. apt-get install the toolchain, podman, docker and image-building tools;
 #   2. scripts/start-engines.sh   (podman containers.conf drop-in, dockerd);
 #   3. scripts/build-images.sh    (busybox, debian:stable-slim, python image);
@@ -70,6 +70,8 @@ PACKAGES=(
     # analysis / test tooling
     valgrind cppcheck clang-format clang-tidy libclang-rt-14-dev python3-pytest
     shellcheck
+    # Debian packages of the project (scripts/deb.sh)
+    debhelper lintian
 )
 
 missing_packages() {

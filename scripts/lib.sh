@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/install.sh, scripts/start-engines.sh and
-# scripts/build-images.sh.  Source it; do not execute it.
+# Shared helpers for scripts/install.sh, scripts/start-engines.sh,
+# scripts/build-images.sh and scripts/test.sh.  Source it; do not execute it.
 
 # Directory layout.
 LIBSANDBOX_CACHE_DIR="${LIBSANDBOX_CACHE_DIR:-/var/cache/libsandbox}"
@@ -30,7 +30,9 @@ die() {
     exit 1
 }
 
-# Re-exec the calling script as root (through sudo) when needed.
+# Re-exec the calling script as root when needed: as root nothing happens
+# (a fresh Debian 12 where you are root has no sudo, and needs none);
+# otherwise through sudo if it is installed; otherwise stop and say how.
 # Usage: require_root "$0" "$@"
 require_root() {
     if [[ ${EUID} -eq 0 ]]; then
@@ -41,7 +43,19 @@ require_root() {
         exec sudo --preserve-env=LIBSANDBOX_CACHE_DIR,LIBSANDBOX_DEBIAN_MIRROR,DOCKERD_WAIT_SECONDS \
             bash "$@"
     fi
-    die "must run as root (and sudo is not available)"
+    die "$(basename "$1") must run as root, and you are $(id -un) (uid ${EUID}) with no sudo installed; fix: run it as root (su -, then $1), or install sudo and give $(id -un) a sudoers entry"
+}
+
+# Run one command as root: directly when root, else through sudo, else stop
+# with the fix (same rules as require_root).  Usage: as_root CMD ARG...
+as_root() {
+    if [[ ${EUID} -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo --preserve-env=LIBSANDBOX_CACHE_DIR,LIBSANDBOX_DEBIAN_MIRROR,DOCKERD_WAIT_SECONDS "$@"
+    else
+        die "'$*' must run as root, and you are $(id -un) (uid ${EUID}) with no sudo installed; fix: run it as root (su -), or install sudo and give $(id -un) a sudoers entry"
+    fi
 }
 
 # Repository root (parent of scripts/).

@@ -2,24 +2,38 @@
 # The whole test suite, as CI runs it (.ci/run) and as the README says:
 #   1. scripts/install.sh --no-run   packages, engines, images, ./build
 #   2. style and static analysis     clang-format, cppcheck
-#   3. ctest in ./build              unit, integration (podman + docker), valgrind
-#   4. ASan+UBSan build              unit + integration again; fuzzers
-#   5. install + consumers           pkg-config and find_package(libsandbox)
-#   6. Python drop-in (pytest)       if examples/python exists
-#   7. hygiene                       no container of ours left in either engine
-# Options: --quick skips the sanitizer build and valgrind.
+#   3. build matrix                  4 build types x gcc/clang, dpkg-buildflags,
+#                                    -Werror; configure + build only (ci-builds.sh)
+#   4. ctest in ./build              unit, integration (podman + docker), valgrind
+#   5. ASan+UBSan build              unit + integration again; fuzzers
+#   6. install + consumers           pkg-config and find_package(libsandbox)
+#   7. Debian packages               dpkg-buildpackage, lintian, install, smoke
+#                                    test, C consumer, purge (scripts/deb.sh)
+#   8. Python drop-in (pytest)       if examples/python exists
+#   9. hygiene                       no container of ours left in either engine
+# Run it as root (no sudo needed), or as a user with sudo: the steps that
+# need root (1 and 7) go through sudo then.
+# Options: --quick skips the build matrix, the sanitizer build and valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-step() { printf '\n==== %s\n' "$*"; }
-SUDO=""
-[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+# shellcheck disable=SC2034  # read by lib.sh's log/die
+LOG_TAG="test"
+step_name="" step_t0=$SECONDS
+step_done() { [[ -z "$step_name" ]] || printf '==== %s: %ds\n' "$step_name" $((SECONDS - step_t0)); }
+step() {
+    step_done
+    step_name="$*" step_t0=$SECONDS
+    printf '\n==== %s\n' "$*"
+}
 
 step "setup (scripts/install.sh --no-run)"
-$SUDO ./scripts/install.sh --no-run
+as_root ./scripts/install.sh --no-run
 
 step "style: clang-format"
 mapfile -t csrc < <(git ls-files '*.c' '*.h' 2>/dev/null || true)
@@ -32,8 +46,14 @@ cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
     --inline-suppr --std=c11 -D_GNU_SOURCE -I libsandbox/include \
     --suppress=missingIncludeSystem libsandbox/src cli bench
 
+if ((!quick)); then
+    step "build matrix: Release Debug RelWithDebInfo MinSizeRel x gcc clang (scripts/ci-builds.sh)"
+    ./scripts/ci-builds.sh -j2
+fi
+
 step "ctest: unit, integration (podman, docker), valgrind"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOX_BUILD_CLI=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOX_BUILD_CLI=ON \
+    -DSANDBOX_WERROR=ON >/dev/null
 cmake --build build -j2
 labels="unit|integration|cli|valgrind"
 ((quick)) && labels="unit|integration|cli"
@@ -42,7 +62,7 @@ ctest --test-dir build -L "$labels" --output-on-failure
 if ((!quick)); then
     step "ASan+UBSan build: unit + integration"
     cmake -S . -B build-asan -DSANDBOX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_C_COMPILER=clang >/dev/null
+        -DCMAKE_C_COMPILER=clang -DSANDBOX_WERROR=ON >/dev/null
     cmake --build build-asan -j2
     ctest --test-dir build-asan -L "unit|integration" --output-on-failure
 fi
@@ -51,7 +71,7 @@ if ((!quick)); then
     step "fuzzers: formatter and option parsing (libFuzzer, 20 s each)"
     cmake -S . -B build-fuzz -DSANDBOX_FUZZ=ON -DCMAKE_C_COMPILER=clang \
         -DCMAKE_BUILD_TYPE=Debug -DSANDBOX_BUILD_CLI=OFF \
-        -DSANDBOX_BUILD_BENCH=OFF >/dev/null
+        -DSANDBOX_BUILD_BENCH=OFF -DSANDBOX_WERROR=ON >/dev/null
     cmake --build build-fuzz -j2 --target fuzz_format fuzz_opts
     ctest --test-dir build-fuzz -L fuzz --output-on-failure
 fi
@@ -61,6 +81,9 @@ prefix=$(mktemp -d /tmp/libsandbox-prefix.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install build --prefix "$prefix" >/dev/null
 ./tests/consumers.sh "$prefix"
+
+step "Debian packages: build, lintian, install, smoke test, C consumer, purge (scripts/deb.sh)"
+as_root ./scripts/deb.sh
 
 if [[ -f examples/python/test_sandbox_py.py ]]; then
     step "Python drop-in (pytest, Debian python3 with python3-pytest)"
@@ -77,5 +100,6 @@ for rt in podman docker; do
     left=$((left + n))
 done
 ((left == 0)) || { echo "containers left behind" >&2; exit 1; }
+step_done
 echo
 echo "all tests passed"

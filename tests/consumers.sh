@@ -37,12 +37,51 @@ echo "$table"
     grep -q '^c-slow.sh *timeout *124' <<<"$table" ||
     { echo "eval_dir table is wrong" >&2; exit 1; }
 echo "eval_dir example: ok"
+# The structured example, line by line: every line must match its pattern,
+# in order, and there must be no other line (an empty stream once ran into
+# the next field: "stderr:    0 of 0 bytes: wall: ...").
+expect_lines() { # NAME OUTPUT PATTERN... (bash regexes, anchored)
+    local name=$1 out=$2 i=0 line
+    shift 2
+    local -a got
+    mapfile -t got <<<"$out"
+    for pat in "$@"; do
+        line=${got[i]-<no line>}
+        [[ "$line" =~ ^${pat}$ ]] ||
+            { printf '%s: line %d is "%s", expected /%s/\n%s\n' "$name" $((i + 1)) \
+                "$line" "$pat" "$out" >&2; return 1; }
+        i=$((i + 1))
+    done
+    ((${#got[@]} == i)) ||
+        { printf '%s: %d lines, expected %d:\n%s\n' "$name" ${#got[@]} $i "$out" >&2; return 1; }
+}
 out=$("$work/structured" 'echo "$GREETING"; exit 3' busybox:latest native) && rc=0 || rc=$?
 echo "$out"
-[[ $rc -eq 3 ]] && grep -q 'stdout: *6 of 6 bytes: hello' <<<"$out" &&
-    grep -q 'memory: *peak' <<<"$out" ||
-    { echo "structured example output is wrong" >&2; exit 1; }
-echo "structured example: ok"
+[[ $rc -eq 3 ]] || { echo "structured example exited $rc, not 3" >&2; exit 1; }
+expect_lines "structured (empty stderr)" "$out" \
+    'rc:        0 \(success\)' \
+    'reason:    exited' \
+    'exit code: 3' \
+    'stdout:    6 of 6 bytes: hello' \
+    'stderr:    0 of 0 bytes' \
+    'wall:      [0-9]+\.[0-9]{3} s on native as sandbox-[0-9a-f]+' \
+    'memory:    peak [0-9]+ KiB' \
+    'cpu:       [0-9]+\.[0-9]{3} s' \
+    'message:   exited with code 3'
+out=$("$work/structured" 'printf "a\nb"; printf "e1\n\ne3\n" >&2' busybox:latest native)
+expect_lines "structured (two streams, several lines)" "$out" \
+    'rc:        0 \(success\)' \
+    'reason:    exited' \
+    'exit code: 0' \
+    'stdout:    3 of 3 bytes: a' \
+    '           b' \
+    'stderr:    7 of 7 bytes: e1' \
+    ' *' \
+    '           e3' \
+    'wall:      [0-9]+\.[0-9]{3} s on native as sandbox-[0-9a-f]+' \
+    'memory:    peak [0-9]+ KiB' \
+    'cpu:       [0-9]+\.[0-9]{3} s'
+echo "structured example: ok (line by line)"
 
 mkdir -p "$work/cm"
 cat >"$work/cm/CMakeLists.txt" <<CM

@@ -48,6 +48,20 @@ static char **run_argv(const sandbox_opts *o, sbx_plan *plan)
     return argv;
 }
 
+/* "--security-opt=seccomp=<path>": the shared profile, written once. */
+static char seccomp_arg[4200];
+static const char *expected_seccomp(void)
+{
+    sbx_err e = {0};
+    char path[4096];
+    ck_assert_msg(sbx_seccomp_profile_path(path, sizeof path, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_ptr_nonnull(strstr(path, "/seccomp-"));
+    snprintf(seccomp_arg, sizeof seccomp_arg, "--security-opt=seccomp=%s",
+             path);
+    return seccomp_arg;
+}
+
 static char *expected_cpus(double want)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -77,7 +91,7 @@ START_TEST(test_defaults_argv)
     tu_assert_argv(
         argv, podman, "run", "--rm", "--pull=missing", "--network=none",
         "--memory=2g", "--pids-limit=512", cpus_arg, "--cap-drop=ALL",
-        "--security-opt=no-new-privileges", "--read-only",
+        "--security-opt=no-new-privileges", expected_seccomp(), "--read-only",
         "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=1073741824,"
         "mode=1777",
         "--tmpfs=/var/tmp:rw,exec,nosuid,nodev,size=1073741824,"
@@ -139,8 +153,8 @@ START_TEST(test_all_options_argv)
     tu_assert_argv(
         argv, docker, "run", "--rm", "--pull=missing", "--network=bridge",
         "--memory=512m", "--pids-limit=64", "--cpus=0.5", "--cap-drop=ALL",
-        "--security-opt=no-new-privileges", "-v", ws_arg, "-w", "/workspace",
-        "--read-only",
+        "--security-opt=no-new-privileges", expected_seccomp(), "-v", ws_arg,
+        "-w", "/workspace", "--read-only",
         "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
         "--tmpfs=/var/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
         "--tmpfs=/run:rw,exec,nosuid,nodev,size=67108864,mode=755",
@@ -384,11 +398,12 @@ START_TEST(test_idmap_argv)
     while (argv[i] && strcmp(argv[i], "--security-opt=no-new-privileges"))
         i++;
     ck_assert_ptr_nonnull(argv[i]);
-    ck_assert_str_eq(argv[i + 1], "--uidmap=0:100000:65536");
-    ck_assert_str_eq(argv[i + 2], "--gidmap=0:200000:65536");
-    ck_assert_str_eq(argv[i + 3], "--read-only");
+    ck_assert(strncmp(argv[i + 1], "--security-opt=seccomp=", 23) == 0);
+    ck_assert_str_eq(argv[i + 2], "--uidmap=0:100000:65536");
+    ck_assert_str_eq(argv[i + 3], "--gidmap=0:200000:65536");
+    ck_assert_str_eq(argv[i + 4], "--read-only");
     ck_assert_str_eq(
-        argv[i + 4],
+        argv[i + 5],
         "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=1048576,mode=1777");
     sbx_argv_free(argv);
     sbx_plan_free(&p);

@@ -873,9 +873,14 @@ START_TEST(test_e2e_exit_passthrough)
     ck_assert(r.wall_sec > 0 && r.wall_sec < 10 * tu_slack());
 
     /* The runtime saw exactly one `run` whose last three words are
-     * `sh -c <command>` and which names the container. */
+     * `sh -c <command>` and which names the container, then one `image
+     * inspect` for image_id (image_id.c; the fake prints no ID: NULL). */
     char ***lines;
-    ck_assert_uint_eq(read_log(&lines), 1);
+    ck_assert_uint_eq(read_log(&lines), 2);
+    tu_assert_argv(lines[1], fake, "image", "inspect", "--format", "{{.Id}}",
+                   "debian:stable-slim");
+    ck_assert_ptr_null(r.image_id);
+    ck_assert_str_eq(r.backend, "podman");
     char **a = lines[0];
     size_t n = tu_argc(a);
     ck_assert_str_eq(a[0], fake);

@@ -36,7 +36,8 @@ static void size_bad(const char *s)
     ck_assert_msg(sbx_parse_size(s, &got) == SANDBOX_EINVAL,
                   "'%s' accepted as %llu", s ? s : "(null)",
                   (unsigned long long)got);
-    ck_assert_msg(got == 12345, "'%s': output written on failure", s);
+    ck_assert_msg(got == 12345, "'%s': output written on failure",
+                  s ? s : "(null)");
 }
 
 START_TEST(test_size_accepts)

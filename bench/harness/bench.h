@@ -55,7 +55,8 @@ int path_is_file(const char *p);
 int read_file(const char *path, char **data, size_t *len, bench_err *e);
 int write_file(const char *path, const void *data, size_t len, bench_err *e);
 int copy_file(const char *src, const char *dst, bench_err *e);
-/* Copy a directory tree (regular files, dirs, symlinks as files). */
+/* Copy a directory tree: regular files and dirs; symlinks are never
+ * followed and left out. */
 int copy_tree(const char *src, const char *dst, bench_err *e);
 /* Sorted relative paths of the regular files under dir (recursive), skipping
  * names in `skip` (NULL-terminated, matched against the top-level name). */
@@ -194,16 +195,63 @@ void junit_global_init(void);
 void junit_global_cleanup(void);
 
 /* ---- log.c ------------------------------------------------------------- */
-/* Append one JSON object as one line with one write(2) on an O_APPEND fd. */
+/* Append one JSON object as one chained line (audit_append). */
 int log_append(const char *path, json_t *record, bench_err *e);
 
+/* ---- audit.c ----------------------------------------------------------- */
+/* sha256 (hex) of one log line's bytes, without its newline. */
+int audit_line_hash(const char *line, size_t len, char hex[65]);
+/* Append record as one canonical line with "seq" and "prev" (the previous
+ * line's hash) set, under flock, fsynced.  *seq / hash (may be NULL) get
+ * the new line's seq and hash. */
+int audit_append(const char *path, json_t *record, uint64_t *seq, char hash[65],
+                 bench_err *e);
+/* Check a log's chain.  *problems gets one sentence per problem, naming
+ * the line (free_strv); returns 0 intact, 1 problems, -1 unreadable.
+ * head/head_seq: the hash and seq of the newest record. */
+int audit_verify(const char *path, char ***problems, size_t *n_problems,
+                 uint64_t *n_records, uint64_t *head_seq, char head[65],
+                 bench_err *e);
+int audit_verify_buffer(const char *data, size_t size, char ***problems,
+                        size_t *n_problems, uint64_t *n_records,
+                        uint64_t *head_seq, char head[65]);
+
 /* ---- implement.c ------------------------------------------------------- */
+/* Capture caps (0 in a field: the default below). */
+#define CAPTURE_MAX_FILE_BYTES (8ull << 20)   /* one file */
+#define CAPTURE_MAX_TOTAL_BYTES (64ull << 20) /* the whole tree */
+#define CAPTURE_MAX_ENTRIES 20000u
+#define CAPTURE_MAX_TRANSCRIPT_BYTES ((size_t)16 << 20)
+#define CAPTURE_MAX_USAGE_BYTES ((size_t)1 << 20)
+typedef struct capture_limits {
+    uint64_t max_file_bytes;
+    uint64_t max_total_bytes;
+    size_t max_entries;
+} capture_limits;
+
 typedef struct implement_args {
     const char *out_dir; /* bench output root */
     const char *round;   /* NULL: UTC date (+ -rN if taken) */
-    int sandboxed;       /* -1: config's choice, 0/1: force */
+    int sandboxed;       /* -1: config's choice, 0: --host, 1: --sandboxed */
     int quiet;
+    capture_limits caps; /* zeros: defaults */
 } implement_args;
+
+/* Copy the tree a model wrote (src) into dst without following any
+ * symlink and without reading anything outside src: regular files are
+ * copied (hashed, capped), symlinks recorded with their target text,
+ * special files skipped, any ".git" refused.  Paths in skip (relative)
+ * are left out.  *report gets {files, symlinks, skipped, refused, bytes,
+ * max_file_bytes, max_total_bytes}; *too_large is 1 when a cap cut
+ * something.  -1 only on I/O errors. */
+int capture_tree(const char *src, const char *dst, const capture_limits *lim,
+                 const char *const *skip, json_t **report, int *too_large,
+                 bench_err *e);
+/* Read root/rel, opening every component with O_NOFOLLOW beneath root
+ * (no "..", no symlink anywhere), a regular file of at most max bytes.
+ * 0: read; 1: not there; -1: refused or unreadable (e says why). */
+int read_beneath(const char *root, const char *rel, size_t max, char **data,
+                 size_t *len, bench_err *e);
 
 /* Run argv inside libsandbox with `dir` as /workspace (the config's
  * sandbox image, network and limits); *why gets the end reason. */
@@ -241,6 +289,8 @@ typedef struct run_outcome {
     double wall_sec;
     char *detail; /* one human sentence, or NULL */
     junit_report report;
+    char *image_id; /* sandbox_result.image_id, or NULL */
+    char *backend;  /* sandbox_result.backend, or NULL */
 } run_outcome;
 
 typedef struct evaluate_args {
@@ -249,8 +299,10 @@ typedef struct evaluate_args {
     int jobs;
     int keep_scratch;
     int quiet;
-    const char *runtime; /* NULL: libsandbox detects */
-    const char *eval_id; /* NULL: timestamp */
+    const char *runtime;  /* NULL: libsandbox detects */
+    const char *eval_id;  /* NULL: timestamp */
+    long long seed;       /* recorded; SANDBOX_BENCH_SEED in the box */
+    const char *sign_key; /* private key: sign scorecards; NULL: none */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under
@@ -263,6 +315,38 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
 int candidates_from_runs(const char *out_dir, const char *task, candidate **out,
                          size_t *n, bench_err *e);
 void candidates_free(candidate *c, size_t n);
+
+/* ---- sign.c ------------------------------------------------------------ */
+/* DIR/scorecard-key.pem (0600, refuses to overwrite) and
+ * DIR/scorecard-key.pub.pem; the paths are returned (may be NULL). */
+int sign_keygen(const char *dir, char **priv, char **pub, bench_err *e);
+/* Sign card (any "signature" is replaced); *text gets the card file's
+ * bytes: its canonical JSON line with the signature, and a newline. */
+int scorecard_sign(json_t *card, const char *key_path, char **text,
+                   bench_err *e);
+/* 0: a good card signed by pub_path's key; -1: e says what is wrong. */
+int scorecard_verify(const char *data, size_t len, const char *pub_path,
+                     bench_err *e);
+int scorecard_verify_file(const char *path, const char *pub_path, bench_err *e);
+/* One signed scorecard per candidate of results into
+ * eval_dir/scorecards/<label>.json, each anchored to the log's head and
+ * logged; adds "scorecards" to results. */
+int scorecards_write(json_t *results, const char *eval_dir,
+                     const char *log_path, const char *key_path, bench_err *e);
+
+/* ---- replay.c ---------------------------------------------------------- */
+typedef struct replay_args {
+    const char *record; /* results.json or its directory */
+    int jobs;           /* 0: as recorded */
+    int quiet;
+} replay_args;
+/* 0: replayed, every verdict the same; 1: replayed, *diffs names every
+ * verdict that differs; 2: refused (image, suite or candidate changed;
+ * e says which); -1: error. */
+int replay_run(const replay_args *a, char ***diffs, size_t *n_diffs,
+               char **replay_dir, bench_err *e);
+/* The verdict differences between two results documents. */
+int results_diff(json_t *was, json_t *now, char ***diffs, size_t *n);
 
 /* ---- report.c ---------------------------------------------------------- */
 /* Print the ranking table for a results document. */

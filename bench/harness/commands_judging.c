@@ -82,7 +82,7 @@ int cmd_judge(int argc, char **argv)
         task_dir = argv[1];
         optind = 2;
     }
-    while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 't': task_dir = optarg; break;
         case 'c': config = optarg; break;
@@ -153,7 +153,7 @@ int cmd_aggregate(int argc, char **argv)
         task_dir = argv[1];
         optind = 2;
     }
-    while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 't': task_dir = optarg; break;
         case 'o': out = optarg; break;
@@ -237,7 +237,7 @@ int cmd_run_all(int argc, char **argv)
         task_dir = argv[1];
         optind = 2;
     }
-    while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 't': task_dir = optarg; break;
         case 'c': config = optarg; break;

@@ -46,6 +46,7 @@ typedef struct eval_ctx {
     const char *eval_id;
     char *log_path;
     char suite_sha[65];
+    char task_sha[65];
     eval_job *jobs;
     size_t n_jobs;
     size_t next;
@@ -153,10 +154,22 @@ static void run_one(eval_ctx *cx, eval_job *job)
     opts.output_limit = t->limits.output_limit;
     opts.mounts = &mount;
     opts.n_mounts = 1;
-    opts.env = (const char *const *)t->env;
-    opts.n_env = t->n_env;
+    /* the task's env plus the recorded seed */
+    const char **env = xcalloc(t->n_env + 1, sizeof *env);
+    for (size_t i = 0; i < t->n_env; i++)
+        env[i] = t->env[i];
+    char *seed_env = xasprintf("SANDBOX_BENCH_SEED=%lld", cx->args->seed);
+    env[t->n_env] = seed_env;
+    opts.env = env;
+    opts.n_env = t->n_env + 1;
 
     int rc = sandbox_run(&opts, &res);
+    free(env);
+    free(seed_env);
+    if (res.image_id)
+        o->image_id = xstrdup(res.image_id);
+    if (res.backend)
+        o->backend = xstrdup(res.backend);
     o->wall_sec = res.wall_sec;
     o->exit_code = res.exit_code;
     uint64_t total = res.out.total + res.err.total;
@@ -285,6 +298,10 @@ static json_t *run_json(const eval_job *j)
     json_object_set_new(r, "detail",
                         o->detail ? json_string(o->detail) : json_null());
     json_object_set_new(r, "run_dir", json_string(j->run_dir));
+    json_object_set_new(r, "image_id",
+                        o->image_id ? json_string(o->image_id) : json_null());
+    json_object_set_new(r, "backend",
+                        o->backend ? json_string(o->backend) : json_null());
     return r;
 }
 
@@ -307,6 +324,8 @@ static void log_run(eval_ctx *cx, const eval_job *j)
                         json_string(cx->task->test_command));
     json_object_set_new(rec, "limits", limits_json(&cx->task->limits));
     json_object_set_new(rec, "libsandbox", json_string(sandbox_version()));
+    json_object_set_new(rec, "task_sha256", json_string(cx->task_sha));
+    json_object_set_new(rec, "seed", json_integer(cx->args->seed));
     free(ts);
     bench_err e;
     if (log_append(cx->log_path, rec, &e) != 0)
@@ -463,6 +482,29 @@ static json_t *aggregate(eval_ctx *cx, size_t n_cands)
         "finished_at", ts, "libsandbox", sandbox_version(), "tests", jids,
         "candidates", jcands);
     free(ts);
+    /* What ran, pinned: one image id and backend if every run agrees. */
+    const char *iid = NULL, *be = NULL;
+    int mixed = 0;
+    for (size_t i = 0; i < cx->n_jobs; i++) {
+        const run_outcome *o = &cx->jobs[i].out;
+        if (o->image_id && iid && strcmp(o->image_id, iid))
+            mixed = 1;
+        if (o->image_id && !iid)
+            iid = o->image_id;
+        if (o->backend && !be)
+            be = o->backend;
+    }
+    json_object_set_new(doc, "image_id",
+                        iid && !mixed ? json_string(iid) : json_null());
+    if (mixed)
+        json_object_set_new(doc, "image_id_mixed", json_true());
+    json_object_set_new(doc, "backend", be ? json_string(be) : json_null());
+    json_object_set_new(doc, "runtime",
+                        a->runtime ? json_string(a->runtime) : json_null());
+    json_object_set_new(doc, "task_sha256", json_string(cx->task_sha));
+    json_object_set_new(doc, "task_dir", json_string(cx->task->dir));
+    json_object_set_new(doc, "tests_dir", json_string(cx->task->tests_dir));
+    json_object_set_new(doc, "seed", json_integer(a->seed));
     return doc;
 }
 
@@ -483,6 +525,8 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     static const char *const suite_skip[] = {"__pycache__", ".pytest_cache",
                                              NULL};
     if (digest_tree(t->tests_dir, suite_skip, cx.suite_sha, e) != 0)
+        return -1;
+    if (digest_tree(t->dir, suite_skip, cx.task_sha, e) != 0)
         return -1;
     cx.cand_sha = xcalloc(n, sizeof *cx.cand_sha);
     for (size_t i = 0; i < n; i++) {
@@ -561,6 +605,16 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     json_t *doc = aggregate(&cx, n);
     char *rpath = path_join(dir, "results.json");
     rc = json_write_file(rpath, doc, e);
+    /* One signed scorecard per candidate when a key is configured
+     * (--sign-key, or $SANDBOX_BENCH_SIGN_KEY for run-all and replay;
+     * sign.c); they are listed in results.json. */
+    const char *key =
+        a->sign_key ? a->sign_key : getenv("SANDBOX_BENCH_SIGN_KEY");
+    if (rc == 0 && key && key[0]) {
+        rc = scorecards_write(doc, dir, cx.log_path, key, e);
+        if (rc == 0)
+            rc = json_write_file(rpath, doc, e);
+    }
     free(rpath);
     if (rc == 0) {
         *results = doc;
@@ -572,6 +626,8 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
         free(cx.jobs[i].out.status);
         free(cx.jobs[i].out.detail);
         free(cx.jobs[i].run_dir);
+        free(cx.jobs[i].out.image_id);
+        free(cx.jobs[i].out.backend);
         junit_free(&cx.jobs[i].out.report);
     }
     free(cx.jobs);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <sandbox.h>
 
@@ -22,13 +23,19 @@ static const char USAGE[] =
     "      validate a task (and a config) and print what was read\n"
     "  implement --task DIR --config FILE (--model NAME ... | --all)\n"
     "            [--round NAME] [--out DIR] [--sandboxed | --host]\n"
-    "      run each model's command in a fresh git worktree holding only\n"
-    "      PROMPT.md and SPEC.md; capture into OUT/runs/TASK/MODEL/ROUND/\n"
+    "            [--max-file-bytes N] [--max-total-bytes N]\n"
+    "      run each model's command in a fresh directory holding only\n"
+    "      PROMPT.md and SPEC.md (no .git); capture into\n"
+    "      OUT/runs/TASK/MODEL/ROUND/ without following symlinks.  A model\n"
+    "      on the host (it can read the hidden tests) needs --host\n"
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
     "      run the hidden tests against every candidate inside libsandbox\n"
     "      (default candidates: every captured run of the task in OUT)\n"
+    "           [--seed N] [--sign-key KEY.pem]\n"
+    "      (signs one scorecard per candidate when a key is given, or\n"
+    "      $SANDBOX_BENCH_SIGN_KEY names one)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
     "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
@@ -41,8 +48,83 @@ static const char USAGE[] =
     "  run-all --task DIR --config FILE [--out DIR] [--round NAME] [--id ID]\n"
     "          [--repeat N] [--jobs N] [--seed N] [--sandboxed | --host]\n"
     "      implement -> evaluate -> judge -> aggregate for every model\n"
+    "  verify LOG\n"
+    "      check the log's hash chain: name every changed, removed,\n"
+    "      inserted or reordered line\n"
+    "  verify CARD --key PUB.pem\n"
+    "      check a signed scorecard; any changed byte is rejected\n"
+    "  key gen DIR\n"
+    "      make an Ed25519 signing key: DIR/scorecard-key.pem (0600) and\n"
+    "      DIR/scorecard-key.pub.pem\n"
+    "  replay RESULTS.json|EVAL_DIR [--jobs N] [--quiet]\n"
+    "      re-run an evaluation from its record; refused (exit 2) if the\n"
+    "      image, suite or a candidate changed; exit 1 if a verdict differs\n"
     "\n"
     "OUT defaults to ./bench-out.  See docs/bench.md.\n";
+
+/* Every subcommand's getopt_long permutes (no "+" in the option string):
+ * options and operands come in any order, as with GNU tools, and "--" ends
+ * the options.  POSIXLY_CORRECT in the environment restores POSIX order. */
+
+/* "--help" or "-h" among a subcommand's words, before any "--". */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    }
+    return 0;
+}
+
+/* Print CMD's block of USAGE as its own usage (f NULL: only look);
+ * 0 if USAGE has none. */
+static int command_usage(FILE *f, const char *cmd)
+{
+    size_t cl = strlen(cmd);
+    if (cl == 0 || cmd[0] == ' ' || cmd[0] == '-')
+        return 0;
+    const char *p = USAGE;
+    while ((p = strstr(p, "\n  ")) != NULL) {
+        p += 3;
+        if (!strncmp(p, cmd, cl) && (p[cl] == ' ' || p[cl] == '\n'))
+            break;
+    }
+    if (!p)
+        return 0;
+    if (!f)
+        return 1;
+    /* The block: its first line, then every line indented further. */
+    const char *end = p;
+    do {
+        end = strchr(end, '\n') + 1;
+    } while (!strncmp(end, "   ", 3));
+    static const char lead[] = "usage: sandbox-bench ";
+    fputs(lead, f);
+    int first = 1, described = 0;
+    for (const char *l = p; l < end;) {
+        const char *nl = strchr(l, '\n');
+        size_t sp = strspn(l, " ");
+        if (first) /* the command and its first options */
+            fprintf(f, "%.*s\n", (int)(nl - l - sp), l + sp);
+        else if (sp == 6) /* the description, indented 6 in USAGE */
+            fprintf(f, "%s  %.*s\n", described++ ? "" : "\n",
+                    (int)(nl - l - sp), l + sp);
+        else /* more options, aligned under the first */
+            fprintf(f, "%*s%.*s\n", (int)(sizeof lead - 3), "", (int)(nl - l),
+                    l);
+        first = 0;
+        l = nl + 1;
+    }
+    fputs("\nOUT defaults to ./bench-out.  Options and operands may come in "
+          "any order.\nSee sandbox-bench(1) and docs/bench.md.\n",
+          f);
+    return 1;
+}
+
+/* The subcommand being parsed, for usage_error's pointer to its --help. */
+static const char *usage_cmd;
 
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -54,7 +136,8 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n(see sandbox-bench --help)\n", stderr);
+    fprintf(stderr, "\n(see sandbox-bench %s%s--help)\n",
+            usage_cmd ? usage_cmd : "", usage_cmd ? " " : "");
     return 2;
 }
 
@@ -93,7 +176,7 @@ static int cmd_check(int argc, char **argv)
                                        {"config", required_argument, 0, 'c'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == 't')
             task_dir = optarg;
         else if (c == 'c')
@@ -101,8 +184,10 @@ static int cmd_check(int argc, char **argv)
         else
             return 2;
     }
-    if (!task_dir && !config)
-        return usage_error("check needs --task DIR and/or --config FILE%s", "");
+    if ((!task_dir && !config) || optind < argc)
+        return usage_error("check needs --task DIR and/or --config FILE, and "
+                           "no other word%s",
+                           "");
     bench_err e;
     if (task_dir) {
         bench_task t;
@@ -156,19 +241,41 @@ static int cmd_implement(int argc, char **argv)
     char **models = xcalloc((size_t)argc + 1, sizeof *models);
     size_t n_models = 0;
     int all = 0, sandboxed = -1, quiet = 0;
-    static const struct option lo[] = {{"task", required_argument, 0, 't'},
-                                       {"config", required_argument, 0, 'c'},
-                                       {"model", required_argument, 0, 'm'},
-                                       {"all", no_argument, 0, 'a'},
-                                       {"round", required_argument, 0, 'r'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"sandboxed", no_argument, 0, 's'},
-                                       {"host", no_argument, 0, 'H'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"task", required_argument, 0, 't'},
+        {"config", required_argument, 0, 'c'},
+        {"model", required_argument, 0, 'm'},
+        {"all", no_argument, 0, 'a'},
+        {"round", required_argument, 0, 'r'},
+        {"out", required_argument, 0, 'o'},
+        {"sandboxed", no_argument, 0, 's'},
+        {"host", no_argument, 0, 'H'},
+        {"quiet", no_argument, 0, 'q'},
+        {"max-file-bytes", required_argument, 0, 'F'},
+        {"max-total-bytes", required_argument, 0, 'T'},
+        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    capture_limits caps = {0, 0, 0};
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
+        case 'F':
+        case 'T': {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || !end || *end || v == 0 || optarg[0] == '-') {
+                free(models);
+                return usage_error(
+                    "--%s \"%s\": fix: give a byte count "
+                    "above 0",
+                    c == 'F' ? "max-file-bytes" : "max-total-bytes", optarg);
+            }
+            if (c == 'F')
+                caps.max_file_bytes = v;
+            else
+                caps.max_total_bytes = v;
+            break;
+        }
         case 't': task_dir = optarg; break;
         case 'c': config = optarg; break;
         case 'm': models[n_models++] = optarg; break;
@@ -223,7 +330,7 @@ static int cmd_implement(int argc, char **argv)
             break;
         }
     }
-    implement_args ia = {abs_out, round, sandboxed, quiet};
+    implement_args ia = {abs_out, round, sandboxed, quiet, caps};
     for (size_t i = 0; i < n_models && rc == 0; i++) {
         const bench_model *m = config_find(&cf, models[i]);
         char *run_dir = NULL;
@@ -304,12 +411,29 @@ static int cmd_evaluate(int argc, char **argv)
                                        {"keep-scratch", no_argument, 0, 'k'},
                                        {"json", no_argument, 0, 'J'},
                                        {"quiet", no_argument, 0, 'q'},
+                                       {"seed", required_argument, 0, 'S'},
+                                       {"sign-key", required_argument, 0, 'K'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+    const char *sign_key = getenv("SANDBOX_BENCH_SIGN_KEY");
+    if (sign_key && !sign_key[0])
+        sign_key = NULL;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 't': task_dir = optarg; break;
         case 'o': out = optarg; break;
+        case 'K': sign_key = optarg; break;
+        case 'S': {
+            char *end = NULL;
+            errno = 0;
+            a.seed = strtoll(optarg, &end, 10);
+            if (errno || !end || *end || end == optarg) {
+                candidates_free(cands, n);
+                return usage_error("--seed \"%s\": fix: give an integer",
+                                   optarg);
+            }
+            break;
+        }
         case 'c': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
@@ -384,11 +508,26 @@ static int cmd_evaluate(int argc, char **argv)
     }
     json_t *results = NULL;
     char *eval_dir = NULL;
+    if (sign_key && access(sign_key, R_OK) != 0) {
+        fprintf(stderr,
+                "sandbox-bench: --sign-key %s: %s; fix: make one with "
+                "`sandbox-bench key gen DIR`\n",
+                sign_key, strerror(errno));
+        goto done;
+    }
+    a.sign_key = sign_key;
     if (evaluate_all(&t, cands, n, &a, &results, &eval_dir, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
         rc = 1;
         goto done;
     }
+    if (sign_key && !a.quiet)
+        fprintf(stderr, "[evaluate] signed %zu scorecard%s in %s/scorecards\n",
+                json_array_size(json_object_get(results, "scorecards")),
+                json_array_size(json_object_get(results, "scorecards")) == 1
+                    ? ""
+                    : "s",
+                eval_dir);
     if (json_out) {
         json_dumpf(results, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         fputc('\n', stdout);
@@ -413,7 +552,7 @@ static int cmd_report(int argc, char **argv)
                                        {"json", no_argument, 0, 'J'},
                                        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+v", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
         if (c == 'v')
             verbose = 1;
         else if (c == 'J')
@@ -450,6 +589,133 @@ static int cmd_report(int argc, char **argv)
     return 0;
 }
 
+static int cmd_verify(int argc, char **argv)
+{
+    const char *key = NULL;
+    static const struct option lo[] = {{"key", required_argument, 0, 'k'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'k')
+            key = optarg;
+        else
+            return 2;
+    }
+    if (optind + 1 != argc)
+        return usage_error("verify needs one LOG, or one CARD with --key "
+                           "PUB.pem%s",
+                           "");
+    const char *file = argv[optind];
+    bench_err e;
+    char *data = NULL;
+    size_t len = 0;
+    if (read_file(file, &data, &len, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+        return 2;
+    }
+    int is_card =
+        strstr(data, "\"kind\":\"sandbox-bench-scorecard\"") != NULL &&
+        memchr(data, '\n', len ? len - 1 : 0) == NULL;
+    if (is_card || key) {
+        if (!key) {
+            free(data);
+            return usage_error("%s is a scorecard; fix: pass --key PUB.pem "
+                               "(the signer's public key)",
+                               file);
+        }
+        int rc = scorecard_verify(data, len, key, &e);
+        free(data);
+        if (rc != 0) {
+            printf("%s: %s\n", file, e.msg);
+            return 1;
+        }
+        printf("%s: OK: a good scorecard signed by %s\n", file, key);
+        return 0;
+    }
+    char **probs = NULL;
+    size_t np = 0;
+    uint64_t nrec = 0, head_seq = 0;
+    char head[65];
+    audit_verify_buffer(data, len, &probs, &np, &nrec, &head_seq, head);
+    free(data);
+    for (size_t i = 0; i < np; i++)
+        printf("%s: %s\n", file, probs[i]);
+    if (np) {
+        printf("%s: TAMPERED: %zu problem%s in %llu line%s\n", file, np,
+               np == 1 ? "" : "s", (unsigned long long)nrec,
+               nrec == 1 ? "" : "s");
+        free_strv(probs, np);
+        return 1;
+    }
+    printf("%s: OK: %llu record%s, chain intact; head seq %llu sha256 %s "
+           "(compare with a signed scorecard's \"log\".head_sha256: the last "
+           "lines are anchored only there)\n",
+           file, (unsigned long long)nrec, nrec == 1 ? "" : "s",
+           (unsigned long long)head_seq, head);
+    return 0;
+}
+
+static int cmd_key(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "gen") != 0)
+        return usage_error("key needs: key gen DIR%s", "");
+    bench_err e;
+    char *priv = NULL, *pub = NULL;
+    if (sign_keygen(argv[2], &priv, &pub, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+        return 2;
+    }
+    printf("private key %s (mode 0600: pass it to evaluate --sign-key)\n"
+           "public key  %s (give it to whoever checks the scorecards)\n",
+           priv, pub);
+    free(priv);
+    free(pub);
+    return 0;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    replay_args a = {NULL, 0, 0};
+    static const struct option lo[] = {{"jobs", required_argument, 0, 'j'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'j') {
+            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0)
+                return 2;
+        } else if (c == 'q') {
+            a.quiet = 1;
+        } else {
+            return 2;
+        }
+    }
+    if (optind + 1 != argc)
+        return usage_error("replay needs one RESULTS.json or evaluation "
+                           "directory%s",
+                           "");
+    a.record = argv[optind];
+    bench_err e;
+    char **diffs = NULL;
+    size_t nd = 0;
+    char *dir = NULL;
+    int rc = replay_run(&a, &diffs, &nd, &dir, &e);
+    if (rc == 2 || rc < 0) {
+        fprintf(stderr, "sandbox-bench: replay %s: %s\n", a.record, e.msg);
+        return 2;
+    }
+    for (size_t i = 0; i < nd; i++)
+        printf("DIFFERS: %s\n", diffs[i]);
+    if (nd)
+        printf("replay %s: %zu verdict%s differ -> %s\n", a.record, nd,
+               nd == 1 ? "" : "s", dir);
+    else
+        printf("replay %s: every verdict the same -> %s\n", a.record, dir);
+    free_strv(diffs, nd);
+    free(dir);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -466,6 +732,10 @@ int main(int argc, char **argv)
                sandbox_version());
         return 0;
     }
+    if (wants_help(argc - 1, argv + 1) && command_usage(stdout, cmd))
+        return 0;
+    if (command_usage(NULL, cmd))
+        usage_cmd = cmd;
     junit_global_init();
     int rc;
     argc--;
@@ -487,6 +757,12 @@ int main(int argc, char **argv)
         rc = cmd_aggregate(argc, argv);
     else if (!strcmp(cmd, "run-all"))
         rc = cmd_run_all(argc, argv);
+    else if (!strcmp(cmd, "verify"))
+        rc = cmd_verify(argc, argv);
+    else if (!strcmp(cmd, "key"))
+        rc = cmd_key(argc, argv);
+    else if (!strcmp(cmd, "replay"))
+        rc = cmd_replay(argc, argv);
     else
         rc = usage_error("unknown command \"%s\"", cmd);
     junit_global_cleanup();

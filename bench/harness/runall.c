@@ -15,7 +15,8 @@ int run_all(const bench_task *t, const bench_config *c, const runall_args *a,
     int failed = 0;
     candidate *cands = xcalloc(c->n_implementers, sizeof *cands);
     size_t n = 0;
-    implement_args ia = {a->out_dir, a->round, a->sandboxed, a->quiet};
+    implement_args ia = {
+        a->out_dir, a->round, a->sandboxed, a->quiet, {0, 0, 0}};
     for (size_t i = 0; i < c->n_implementers; i++) {
         const bench_model *m = &c->implementers[i];
         char *run_dir = NULL;

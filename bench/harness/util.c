@@ -245,9 +245,12 @@ int copy_tree(const char *src, const char *dst, bench_err *e)
             continue;
         char *s = path_join(src, de->d_name);
         char *t = path_join(dst, de->d_name);
-        if (path_is_dir(s))
+        struct stat st;
+        /* lstat: a symlink is never followed (it could name any host
+         * file); it is left out of the copy. */
+        if (lstat(s, &st) == 0 && S_ISDIR(st.st_mode))
             rc = copy_tree(s, t, e);
-        else if (path_is_file(s))
+        else if (lstat(s, &st) == 0 && S_ISREG(st.st_mode))
             rc = copy_file(s, t, e);
         free(s);
         free(t);

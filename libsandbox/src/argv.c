@@ -117,6 +117,11 @@ static void add_idmap(argv_builder *b, const sbx_plan *p)
 int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
 {
     argv_builder b = {0};
+    char seccomp[4096]; /* the shared allow-list as a profile file */
+    int rc = sbx_seccomp_profile_path(seccomp, sizeof seccomp, e);
+    *argv = NULL;
+    if (rc < 0)
+        return rc;
 
     add(&b, p->runtime_path);
     add(&b, "run");
@@ -130,6 +135,7 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
     addf(&b, "--cpus=%s", p->cpus);
     add(&b, "--cap-drop=ALL");
     add(&b, "--security-opt=no-new-privileges");
+    addf(&b, "--security-opt=seccomp=%s", seccomp);
     if (p->workspace != NULL)
         add_workspace(&b, p);
     /* Ours: hardening (issue 14). */

@@ -310,10 +310,11 @@ static int podman_idmap(sbx_idmap *map, bool *use, sbx_err *e)
     return 0;
 }
 
-int sbx_container_run(const sbx_plan *plan_in, sandbox_result *res, sbx_err *e)
+/* One box: guardian, client, capture, classification.  plan already
+ * carries the id map (podman) and the workspace source to bind. */
+static int container_run_box(const sbx_plan *plan, sandbox_result *res,
+                             sbx_err *e)
 {
-    sbx_plan plan_copy = *plan_in; /* shallow: nothing here is freed */
-    const sbx_plan *plan = &plan_copy;
     char **argv = NULL, **rm = NULL, **exists = NULL;
     sbx_child child,
         info = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
@@ -321,18 +322,10 @@ int sbx_container_run(const sbx_plan *plan_in, sandbox_result *res, sbx_err *e)
     stop_ctx sc = {.plan = plan};
     sbx_guardian g = {.pid = -1, .fd = -1};
     run_dir rd = {{0}, {0}};
-    sbx_idmap map;
-    bool use_map = false;
-    int host_root = -1;
+    /* podman: mapped by --uidmap (rootful) or rootless: never host root. */
+    int host_root = plan->kind == SBX_RT_PODMAN ? 0 : -1;
     int rc;
 
-    if (plan->kind == SBX_RT_PODMAN) {
-        if ((rc = podman_idmap(&map, &use_map, e)) < 0)
-            return rc;
-        if (use_map)
-            plan_copy.idmap = &map;
-        host_root = 0;
-    }
     if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0 ||
         (rc = sbx_build_rm_argv(plan->runtime_path, plan->kind, plan->name, &rm,
                                 e)) < 0 ||
@@ -388,6 +381,30 @@ out:
     return rc;
 }
 
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *plan; /* shallow: nothing here is freed */
+    sbx_idmap map, pmap;
+    bool use_map = false;
+    /* The id map first: the workspace is staged for the box's root. */
+    if (plan->kind == SBX_RT_PODMAN) {
+        int mrc = podman_idmap(&pmap, &use_map, e);
+        if (mrc < 0)
+            return mrc;
+        if (use_map)
+            wp.idmap = &pmap;
+    }
+    int rc = sbx_ws_prepare(
+        &wp, sbx_ws_engine_map(&wp, &map) == 0 ? &map : NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL)
+        wp.workspace = (char *)sbx_ws_source(ws);
+    return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
+}
+
 int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
 {
     sbx_err e = {0};
@@ -405,8 +422,9 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
+    count = sbx_ws_sweep();
     if (kind == SBX_RT_NATIVE) {
-        count = sbx_native_gc();
+        count += sbx_native_gc();
         goto out;
     }
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)

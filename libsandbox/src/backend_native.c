@@ -534,7 +534,7 @@ unsigned sbx_native_gc(void)
     return sbx_cgroup_sweep(10.0) + sbx_rootfs_sweep();
 }
 
-int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
+static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;
     int out[2] = {-1, -1}, err[2] = {-1, -1}, sync[2] = {-1, -1},
@@ -695,4 +695,17 @@ out:
         munmap(stack, SBX_STACK_SIZE);
     native_run_free(&r);
     return rc;
+}
+
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *p;
+    int rc = sbx_ws_prepare(p, NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL)
+        wp.workspace = (char *)sbx_ws_source(ws);
+    return sbx_ws_finish(ws, res, native_run_box(&wp, res, e), e);
 }

@@ -211,6 +211,60 @@ SBX_HIDDEN int sbx_format_text(int exit_code, const char *out, size_t out_len,
                                const char *err, size_t err_len, size_t limit,
                                char **text, size_t *len);
 
+/* ---- policy.c: the one seccomp policy of every backend ---------------- */
+
+/* An argument comparison, as libseccomp and OCI profiles spell it: EQ is
+ * arg == value; MASKED_EQ is (arg & value) == value2. */
+typedef enum sbx_cmp { SBX_CMP_EQ = 1, SBX_CMP_MASKED_EQ = 2 } sbx_cmp;
+typedef struct sbx_scmp_arg {
+    unsigned index; /* 0..5 */
+    sbx_cmp op;
+    uint64_t value, value2;
+} sbx_scmp_arg;
+/* One rule: the syscall `name` is allowed (errno_ret 0) or fails with
+ * errno_ret, when all n_args comparisons hold (distinct indexes).  Rules
+ * of one name are alternatives.  Everything no rule allows fails with
+ * SBX_POLICY_DEFAULT_ERRNO. */
+typedef struct sbx_scmp_rule {
+    const char *name;
+    int errno_ret;
+    unsigned n_args;
+    sbx_scmp_arg args[2];
+} sbx_scmp_rule;
+#define SBX_POLICY_DEFAULT_ERRNO 1 /* EPERM */
+
+/* Call fn on every rule, in a fixed order; stops at (and returns) the first
+ * nonzero return of fn. */
+typedef int (*sbx_policy_fn)(const sbx_scmp_rule *r, void *ctx);
+SBX_HIDDEN int sbx_policy_foreach(sbx_policy_fn fn, void *ctx);
+/* The policy as an OCI/docker seccomp profile (malloc'd JSON text). */
+SBX_HIDDEN int sbx_policy_json(char **json, size_t *len, sbx_err *e);
+/* Write the profile (once per content) where only the caller can change
+ * it and put its absolute path in buf: /run/libsandbox/seccomp-<hash>.json
+ * for root, $XDG_RUNTIME_DIR/libsandbox/... or /tmp/libsandbox-<uid>/...
+ * for others (docs/seccomp.md). */
+SBX_HIDDEN int sbx_seccomp_profile_path(char *buf, size_t n, sbx_err *e);
+/* The private directory of the profile (and the native backend's compiled
+ * filter): /run/libsandbox (root), $XDG_RUNTIME_DIR/libsandbox or
+ * /tmp/libsandbox-<uid>; created if missing, refused unless it is a real
+ * directory owned by the caller that others cannot write.  Returns an
+ * O_DIRECTORY fd and writes its path into path. */
+SBX_HIDDEN int sbx_policy_dir(char *path, size_t n, sbx_err *e);
+/* Read dfd/name (at most cap bytes) when it is a regular file (not a
+ * symlink) owned by the caller that others cannot write; 0 or -1. */
+SBX_HIDDEN int sbx_policy_read(int dfd, const char *name, void *buf, size_t cap,
+                               size_t *len);
+/* Atomically publish data as dfd/name, mode 0644 (O_EXCL temporary, then
+ * rename over the name, which never follows a symlink); 0 or -errno. */
+SBX_HIDDEN int sbx_policy_publish(int dfd, const char *name, const void *data,
+                                  size_t len);
+#define SBX_FNV_INIT 0xcbf29ce484222325ULL
+SBX_HIDDEN uint64_t sbx_fnv1a64(uint64_t h, const void *p, size_t n);
+/* Native backend only (native/seccomp.c): the policy's names libseccomp
+ * cannot resolve on this architecture, comma-separated (they stay denied);
+ * returns how many. */
+SBX_HIDDEN size_t sbx_seccomp_unresolved(char *buf, size_t n);
+
 /* ---- backends: each fills res (streams, wall time, reason, code) ------ */
 SBX_HIDDEN int sbx_container_run(const sbx_plan *plan, sandbox_result *res,
                                  sbx_err *e);
@@ -220,6 +274,8 @@ SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
 SBX_HIDDEN unsigned sbx_native_gc(void);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
+/* image_id.c: set res->image_id after a run (NULL when unknown). */
+SBX_HIDDEN void sbx_fill_image_id(const sbx_plan *plan, sandbox_result *res);
 /* Set res->message (takes ownership of msg; NULL allowed). */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
 
@@ -239,6 +295,68 @@ typedef struct sbx_idmap {
  * least SBX_SUBID_MIN ids; count is capped at 65536).  SANDBOX_ERUNTIME
  * with a message naming the fix when there is none. */
 SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
+
+/* ---- workspace.c: the capped, id-mapped workspace ----------------------
+ * Per run, under SBX_WS_RUN_DIR/<plan->name>: a tmpfs of disk_limit
+ * (nosuid, nodev) holding an overlay's upper and work directories, the host
+ * workspace as its read-only (idmapped) lower layer, and the merged
+ * directory the backend binds at /workspace.  After the run the upper
+ * directory is applied to the host workspace without following any link.
+ *
+ * Backend hook (one per backend):
+ *     sbx_ws *ws = NULL;
+ *     if ((rc = sbx_ws_prepare(plan, map, &ws, e)) < 0) return rc;
+ *     ...bind sbx_ws_source(ws) (or plan->workspace when ws is NULL)...
+ *     rc = sbx_ws_finish(ws, res, rc, e);   // after timeout/cancel/OOM too
+ * map: how box ids appear on the host (box id i is host id start+i), or
+ * NULL when the box's ids are the host's (no user namespace). */
+#define SBX_WS_RUN_DIR "/run/libsandbox/ws"
+#define SBX_WS_MAX_ENTRIES (1u << 20) /* also caps the tmpfs's inodes */
+#define SBX_WS_MIN_INODES 1024u /* tmpfs inodes: disk_limit/4096, >= this */
+#define SBX_WS_MAX_DEPTH 128
+#define SBX_WS_MAX_PATH 4096
+#define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */
+
+typedef struct sbx_ws sbx_ws;
+
+typedef struct sbx_ws_stats {
+    uint64_t files, dirs, symlinks, deleted, skipped, bytes;
+} sbx_ws_stats;
+
+/* Stage plan->workspace (NULL workspace: *out = NULL, returns 0).  Needs
+ * root; SANDBOX_ERUNTIME naming the fix otherwise.  Falls back to copying
+ * the workspace into the tmpfs (owners mapped) when idmapped mounts are
+ * unavailable; SANDBOX_EINVAL when it does not fit in disk_limit. */
+SBX_HIDDEN int sbx_ws_prepare(const sbx_plan *p, const sbx_idmap *map,
+                              sbx_ws **out, sbx_err *e);
+SBX_HIDDEN int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
+                                    unsigned flags, sbx_ws **out, sbx_err *e);
+/* The directory to bind at /workspace (NULL for a NULL ws). */
+SBX_HIDDEN const char *sbx_ws_source(const sbx_ws *w);
+SBX_HIDDEN bool sbx_ws_copy_mode(const sbx_ws *w);
+/* Report disk_bytes/disk_limit_hit, commit the box's changes, unmount,
+ * remove the staging directory, free w (NULL: returns run_rc).  Returns
+ * run_rc when it is < 0 (e keeps the run's error; a commit failure is
+ * appended to res->message), else 0 or the commit's error in e. */
+SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
+                             sbx_err *e);
+/* Apply an overlay upper directory to the directory root_fd: regular files
+ * and symlinks written under temporary names and renamed, owned uid:gid,
+ * permission bits only; whiteouts and opaque directories delete; fifos,
+ * sockets and devices skipped (counted).  Never follows a link, never
+ * leaves root_fd.  Bounds (entries, depth, path length) are checked before
+ * anything is written. */
+SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
+                             sbx_ws_stats *st, sbx_err *e);
+/* Remove staging directories whose run is gone (lock free): unmounted,
+ * their writes dropped.  Returns how many. */
+SBX_HIDDEN unsigned sbx_ws_sweep(void);
+SBX_HIDDEN unsigned sbx_ws_sweep_at(int base_fd);
+/* The map a container engine applies to plan's box, when known (0), else
+ * -1 (box ids are host ids): podman from the --uidmap/--gidmap in the run
+ * argv ("0:START:COUNT", one range), docker from dockremap's subordinate
+ * range when dockerd keeps /var/lib/docker/<uid>.<gid> (userns-remap). */
+SBX_HIDDEN int sbx_ws_engine_map(const sbx_plan *p, sbx_idmap *map);
 
 /* ---- util.c ----------------------------------------------------------- */
 SBX_HIDDEN double sbx_now(void); /* CLOCK_MONOTONIC seconds */

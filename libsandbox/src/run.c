@@ -60,6 +60,8 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         rc = sbx_container_run(&plan, res, &e);
     if (rc == 0 && (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0))
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
+    if (rc == 0)
+        sbx_fill_image_id(&plan, res); /* what ran, pinned (image_id.c) */
     sbx_plan_free(&plan);
     return rc < 0 ? fail_result(res, &e) : 0;
 }

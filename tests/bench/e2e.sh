@@ -39,7 +39,7 @@ models=$(cd "$FIX" && ls)
 } > "$OUT/config.json"
 
 "$BENCH" check --task "$TASK" --config "$OUT/config.json"
-"$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all \
+"$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all --host \
     --round r1 --out "$OUT" --quiet > "$OUT/implement.txt"
 
 # The base commit holds only PROMPT.md and SPEC.md: never the hidden tests.
@@ -113,7 +113,8 @@ winners = [c["label"] for c in doc["candidates"]
 assert winners == ["correct/r1"], winners
 # the log: one line per run, with digests that match the captured files
 lines = [json.loads(l) for l in open(os.path.join(out, "log.jsonl"))]
-ev = [l for l in lines if l["eval_id"] == "e2e"]
+ev = [l for l in lines
+      if l.get("kind") == "evaluation" and l.get("eval_id") == "e2e"]
 assert len(ev) == len(by), len(ev)
 for l in ev:
     meta = json.load(open(os.path.join(out, "runs/sandbox", l["candidate"], "meta.json")))

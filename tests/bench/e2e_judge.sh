@@ -70,7 +70,7 @@ fi
 grep -q 'both "implementers" and "expert_judges"' "$OUT/bad.err" || fail "$(cat "$OUT/bad.err")"
 
 if [ ! -f "$OUT/evals/sandbox/ev/results.json" ]; then
-    "$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all \
+    "$BENCH" implement --task "$TASK" --config "$OUT/config.json" --all --host \
         --round r1 --out "$OUT" --quiet > /dev/null
     "$BENCH" evaluate --task "$TASK" --out "$OUT" --jobs 2 --repeat 2 --id ev \
         --quiet > "$OUT/table.txt"

@@ -527,8 +527,17 @@ START_TEST(log_lines)
     char *data;
     size_t len;
     ck_assert_int_eq(read_file(g_log, &data, &len, &e), 0);
-    ck_assert_str_eq(data, "{\"a\":\"line\\nbreak\",\"u\":\"\xc3\xa9\"}\n"
-                           "{\"a\":\"line\\nbreak\",\"u\":\"\xc3\xa9\"}\n");
+    /* canonical lines, chained: seq and the previous line's hash */
+    char h1[65];
+    const char *first = "{\"a\":\"line\\nbreak\",\"prev\":\""
+                        "000000000000000000000000000000000000000000000000000"
+                        "0000000000000\",\"seq\":1,\"u\":\"\xc3\xa9\"}";
+    ck_assert_int_eq(audit_line_hash(first, strlen(first), h1), 0);
+    char *want = xasprintf("%s\n{\"a\":\"line\\nbreak\",\"prev\":\"%s\","
+                           "\"seq\":2,\"u\":\"\xc3\xa9\"}\n",
+                           first, h1);
+    ck_assert_str_eq(data, want);
+    free(want);
     free(data);
     unlink(g_log);
     /* Concurrent writers: every line is one whole record. */
@@ -549,6 +558,16 @@ START_TEST(log_lines)
     }
     ck_assert_int_eq(lines, 800);
     free(data);
+    /* ... and one unbroken chain: the lock serialised the writers */
+    char **probs = NULL;
+    size_t np = 0;
+    uint64_t nrec = 0, head_seq = 0;
+    char head[65];
+    ck_assert_int_eq(
+        audit_verify(g_log, &probs, &np, &nrec, &head_seq, head, &e), 0);
+    ck_assert_msg(np == 0, "chain broken: %s", np ? probs[0] : "");
+    ck_assert_uint_eq(head_seq, 800);
+    free_strv(probs, np);
     ck_assert_int_eq(
         log_append("/nonexistent/dir/log.jsonl", r = json_object(), &e), -1);
     json_decref(r);

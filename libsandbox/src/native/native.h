@@ -36,8 +36,15 @@ SBX_HIDDEN unsigned sbx_cgroup_sweep(double min_age_sec);
 SBX_HIDDEN void sbx_cgroup_destroy(sbx_cgroup *cg);
 
 /* ---- seccomp.c ------------------------------------------------------- */
-/* Build the deny-list filter as a classic BPF program (malloc'd). */
+/* Build policy.c's allow-list as a classic BPF program (malloc'd): from
+ * the cache in sbx_policy_dir() when it holds this exact filter, else
+ * compiled (and cached). */
 SBX_HIDDEN int sbx_seccomp_build(struct sock_fprog *prog, sbx_err *e);
+/* The cache file's name (in sbx_policy_dir()) for this filter; returns
+ * its key. */
+SBX_HIDDEN uint64_t sbx_seccomp_cache_name(char *name, size_t n);
+/* Compile it with libseccomp, no cache. */
+SBX_HIDDEN int sbx_seccomp_compile(struct sock_fprog *prog, sbx_err *e);
 
 /* ---- rootfs.c -------------------------------------------------------- */
 /* Resolve plan->image to a root filesystem directory: an absolute
