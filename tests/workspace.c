@@ -221,14 +221,19 @@ END_TEST
 START_TEST(test_setuid_stripped)
 {
     sandbox_result r;
-    ck_assert_int_eq(run_in_ws("cp /bin/sh /workspace/sh && chmod 4755 "
-                               "/workspace/sh && ls -l /workspace/sh",
+    ck_assert_int_eq(run_in_ws("cp /bin/sh /workspace/sh && "
+                               "{ chmod 4755 /workspace/sh; "
+                               "ls -l /workspace/sh; }",
                                NULL, 60, &r),
                      0);
     ck_assert_msg(r.exit_code == 0, "%s%s", r.out.data, r.err.data);
-    /* The attack landed in the box's view ... */
-    ck_assert_msg(strstr(r.out.data, "rwsr-xr-x") != NULL, "%s", r.out.data);
-    /* ... and not on the host. */
+    /* The shared seccomp policy refuses setuid modes (EPERM); if a box
+     * ever gets the bit in its own view, the commit-back must strip it
+     * (unit_workspace tests that layer on its own).  Either way: */
+    ck_assert_msg(strstr(r.out.data, "rwsr-xr-x") != NULL ||
+                      strstr(r.err.data, "not permitted") != NULL,
+                  "%s%s", r.out.data, r.err.data);
+    /* ... never on the host. */
     char *p = at("sh");
     struct stat st;
     ck_assert_int_eq(lstat(p, &st), 0);

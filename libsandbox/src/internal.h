@@ -76,9 +76,12 @@ typedef enum sbx_runtime_kind {
 typedef struct sbx_plan {
     char *runtime_path; /* absolute path of podman/docker */
     sbx_runtime_kind kind;
-    const char *command; /* borrowed from opts */
-    const char *image;   /* borrowed */
-    char *workspace;     /* realpath of opts->workspace or NULL */
+    const char *command;   /* borrowed from opts */
+    const char *image;     /* borrowed */
+    char *workspace;       /* realpath of opts->workspace or NULL */
+    bool workspace_staged; /* workspace is a staged dir whose owners are
+                              already the box's ids (workspace.c): bind it
+                              as is, no idmap on top */
     int network;
     const char *memory;    /* borrowed, validated */
     uint64_t memory_bytes; /* parsed */
@@ -272,6 +275,11 @@ SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
                               sbx_err *e);
 /* Sweep what killed native runs left (stale cgroups); returns a count. */
 SBX_HIDDEN unsigned sbx_native_gc(void);
+/* Kill what is left of native run `run_name` (plan->name, "sandbox-...")
+ * and remove its cgroup in every hierarchy: for a guardian that saw the
+ * caller die.  0 (also when nothing was there), -EBUSY when a directory
+ * would not go, -EINVAL for a name that is not a run's. */
+SBX_HIDDEN int sbx_native_cgroup_reap(const char *run_name);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
 /* image_id.c: set res->image_id after a run (NULL when unknown). */
