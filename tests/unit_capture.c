@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1066,6 +1068,28 @@ START_TEST(test_e2e_private_cwd_oom_file)
 }
 END_TEST
 
+/* Rootful podman without a subordinate range: a clear error naming the
+ * fix, never a box whose root is host root.  /etc/subuid is hidden by an
+ * empty file in a private mount namespace (this test's process only). */
+START_TEST(test_e2e_no_subid_range)
+{
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)
+        return; /* needs root (as the mapping itself does) */
+    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    char *empty = tu_path(tmp, "empty-subuid");
+    tu_write_file(empty, "", 0644);
+    ck_assert_int_eq(mount(empty, "/etc/subuid", NULL, MS_BIND, NULL), 0);
+    sandbox_result r;
+    run_expect("echo ran", SANDBOX_ERUNTIME, SANDBOX_END_ERROR, -1, 0,
+               "subordinate id range", &r);
+    ck_assert_ptr_nonnull(strstr(r.message, "usermod --add-subuids"));
+    ck_assert_int_eq(r.out.len, 0); /* nothing ran */
+    sandbox_result_free(&r);
+    umount("/etc/subuid");
+    free(empty);
+}
+END_TEST
+
 /* sandbox_run with the status lost: an error, never "exited 0". */
 START_TEST(test_e2e_lost_status)
 {
@@ -1318,6 +1342,7 @@ static Suite *capture_suite(void)
     tcase_add_test(tc, test_e2e_client_killed);
     tcase_add_test(tc, test_e2e_private_cwd_oom_file);
     tcase_add_test(tc, test_e2e_lost_status);
+    tcase_add_test(tc, test_e2e_no_subid_range);
     tcase_add_test(tc, test_e2e_timeout);
     tcase_add_test(tc, test_e2e_timeout_not_removed);
     tcase_add_test(tc, test_e2e_docker_timeout);
