@@ -1075,10 +1075,10 @@ START_TEST(test_e2e_no_subid_range)
 {
     if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)
         return; /* needs root (as the mapping itself does) */
-    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    ck_assert_int_eq(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
     char *empty = tu_path(tmp, "empty-subuid");
     tu_write_file(empty, "", 0644);
-    ck_assert_int_eq(mount(empty, "/etc/subuid", NULL, MS_BIND, NULL), 0);
+    ck_assert_int_eq(mount(empty, "/etc/subuid", "none", MS_BIND, NULL), 0);
     sandbox_result r;
     run_expect("echo ran", SANDBOX_ERUNTIME, SANDBOX_END_ERROR, -1, 0,
                "subordinate id range", &r);
