@@ -305,6 +305,8 @@ typedef struct ws_walk {
     gid_t gid;
     bool dry; /* count and check bounds only */
     unsigned long entries;
+    uint64_t limit; /* commit: data bytes the host may get (0: no cap) */
+    uint64_t bytes; /* ... counted once per name, as the host pays them */
     unsigned seq;
     char path[SBX_WS_MAX_PATH];
     size_t plen;
@@ -655,6 +657,20 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
                     w->st->deleted++;
             }
         } else if (S_ISREG(st.st_mode)) {
+            /* Every name becomes its own host file: a hard link costs the
+             * tmpfs nothing, but each of its names costs the host the
+             * whole file.  Allocated blocks, as copy_fd keeps holes. */
+            w->bytes += (uint64_t)st.st_blocks * 512u;
+            if (w->dry && w->limit > 0 && w->bytes > w->limit) {
+                rc = sbx_fail(w->e, SANDBOX_EIO,
+                              "workspace: the box's files would take more "
+                              "than disk_limit (%llu bytes) on the host, "
+                              "counted once per name (hard links are copied "
+                              "as separate files), at '%.300s': nothing was "
+                              "copied back",
+                              (unsigned long long)w->limit, w->path);
+                break;
+            }
             if (!w->dry) {
                 int in = openat(sdir, name,
                                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -720,11 +736,18 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
 int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
                   sbx_ws_stats *st, sbx_err *e)
 {
+    return sbx_ws_commit_capped(upper_fd, root_fd, uid, gid, 0, st, e);
+}
+
+int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid, gid_t gid,
+                         uint64_t limit, sbx_ws_stats *st, sbx_err *e)
+{
     ws_walk w;
     memset(&w, 0, sizeof w);
     w.e = e;
     w.uid = uid;
     w.gid = gid;
+    w.limit = limit;
     /* First the bounds, so that a tree the box made too big or too deep is
      * refused whole rather than half applied. */
     w.dry = true;
@@ -1086,7 +1109,8 @@ int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc, sbx_err *e)
                             "workspace: cannot open the upper directory; "
                             "nothing was copied back");
     else
-        rc = sbx_ws_commit(ufd, w->root_fd, w->uid, w->gid, &st, fe);
+        rc = sbx_ws_commit_capped(ufd, w->root_fd, w->uid, w->gid, w->limit,
+                                  &st, fe);
     if (st.skipped > 0) {
         char buf[160];
         snprintf(buf, sizeof buf,
