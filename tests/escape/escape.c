@@ -114,6 +114,7 @@ static struct scene {
     char probe_dir[128];   /* holds escape-probe, mounted at /escape      */
     char ws[128];          /* the workspace of the main box               */
     char ws_disk[128];     /* the workspace of the disk box               */
+    char ws_links[128];    /* the workspace of the hard-link box          */
     char ro[128];          /* read-only extra mount at /data              */
     char canary[128];      /* a host file no box may read or write        */
     char link_canary[128]; /* a host file planted links point at        */
@@ -175,6 +176,7 @@ static void scene_setup(void)
     SUB(probe_dir, "probe");
     SUB(ws, "ws");
     SUB(ws_disk, "ws-disk");
+    SUB(ws_links, "ws-links");
     SUB(ro, "ro");
     SUB(canary, "canary");
     SUB(link_canary, "link-canary");
@@ -192,6 +194,7 @@ static void scene_setup(void)
     mkdir_or_die(S.probe_dir, 0755);
     mkdir_or_die(S.ws, 0755);
     mkdir_or_die(S.ws_disk, 0755);
+    mkdir_or_die(S.ws_links, 0755);
     mkdir_or_die(S.ro, 0755);
     mkdir_or_die(S.cwd_res, 0755);
     mkdir_or_die(S.c_ws, 0755);
@@ -272,6 +275,7 @@ enum {
     R_MAIN,
     R_READBACK,
     R_DISK,
+    R_LINKS,
     R_RES,
     R_VIEW,
     R_KILL,
@@ -838,6 +842,41 @@ static void host_hardlink(const attack *a, bool ctl, const char *d, outcome *o)
 
 static void host_injected(const attack *a, bool ctl, const char *d, outcome *o);
 
+/* What the names in the host's escape-links directory cost its disk, each
+ * name counted (as a commit-back that copies them would pay): more than
+ * the cap is a landed attack.  HELD needs the box's word that it made the
+ * links (a box that could not write proves nothing). */
+static void host_link_fill(const attack *a, bool ctl, const char *d, outcome *o)
+{
+    (void)a;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/escape-links", ctl ? S.c_ws : S.ws_links);
+    unsigned long long sum = 0;
+    int names = 0;
+    DIR *dd = opendir(dir);
+    for (struct dirent *de; dd && (de = readdir(dd)) != NULL;) {
+        struct stat st;
+        if (de->d_name[0] == '.' ||
+            fstatat(dirfd(dd), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        sum += (unsigned long long)st.st_blocks * 512u;
+        names++;
+    }
+    if (dd)
+        closedir(dd);
+    if (sum > DISK_LIMIT_BYTES)
+        set_out(o, V_LANDED,
+                "%d names in the host workspace cost %llu bytes > %s", names,
+                sum, DISK_LIMIT);
+    else if (!d || !strstr(d, "links=") || strstr(d, "links=0 "))
+        set_out(o, V_ERROR, "vacuous: the box made no links (%.300s)",
+                d ? d : "no line");
+    else
+        set_out(o, V_HELD, "%d names, %llu bytes on the host (cap %s)", names,
+                sum, DISK_LIMIT);
+}
+
 /* symlinks planted in the workspace: the host side must not follow them */
 static void prep_link_canary(const attack *a, bool ctl)
 {
@@ -1038,6 +1077,8 @@ static const attack attacks[] = {
     {"disk", "fill-var-tmp", R_DISK, BOX("fill-rm", "${VARTMP},32")},
     {"disk", "fill-root", R_DISK, BOX("fill-any", "${ROOT},32")},
     {"disk", "disk-limit-hit-reported", R_DISK, BOX(NULL, "")},
+    {"disk", "hardlink-amplify-commit", R_LINKS,
+     HOSTC("link-fill", "${WSD},4,8", NULL, host_link_fill)},
     /* lifecycle */
     {"lifecycle", "caller-sigkill", R_KILL, BOX(NULL, "")},
     {"lifecycle", "caller-sigkill-cgroup-left", R_KILL, BOX(NULL, "")},
@@ -1090,9 +1131,10 @@ static char *probe_command(int run, bool ctl)
     n += (size_t)snprintf(cmd + n, cap - n, "'%s' run", probe);
     for (size_t i = 0; i < NA; i++) {
         const attack *a = &A[i];
-        bool mine = ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
-                           a->run == R_DISK || a->run == R_RES)
-                        : a->run == run;
+        bool mine =
+            ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
+                   a->run == R_DISK || a->run == R_LINKS || a->run == R_RES)
+                : a->run == run;
         if (!mine || !a->fn)
             continue;
         char arg[1024];
@@ -1175,7 +1217,8 @@ static void prep_all(int run, bool ctl)
 {
     for (size_t i = 0; i < NA; i++)
         if (A[i].prep && (ctl ? (A[i].run == R_MAIN || A[i].run == R_READBACK ||
-                                 A[i].run == R_DISK || A[i].run == R_RES)
+                                 A[i].run == R_DISK || A[i].run == R_LINKS ||
+                                 A[i].run == R_RES)
                               : A[i].run == run))
             A[i].prep(&A[i], ctl);
 }
@@ -1233,7 +1276,9 @@ static void run_probe_box(int run, call *c)
         const attack *a = &A[i];
         int wrun = a->run == R_READBACK ? R_MAIN : a->run;
         outcome *o = &R[i].box;
-        if (a->run == run && a->fn && o->v == V_HELD &&
+        /* R_LINKS: a commit refused whole is the defence; its host
+         * check wants the box's word that the links were made instead */
+        if (a->run == run && a->fn && o->v == V_HELD && run != R_LINKS &&
             (strstr(a->arg, "${WS}") || strstr(a->arg, "${WSD}")) &&
             !ws_writable[wrun]) {
             char why[600];
@@ -2027,6 +2072,10 @@ static void run_everything(void)
         else
             set_out(o, V_HELD, "result.disk_limit_hit=1");
     }
+    call links = {
+        .workspace = S.ws_links, .disk_limit = DISK_LIMIT, .cancel_w = -1};
+    run_probe_box(R_LINKS, &links);
+    step("run_probe_box R_LINKS");
     call resc = {
         .cwd = S.cwd_res, .memory = "128m", .pids = 64, .cancel_w = -1};
     run_probe_box(R_RES, &resc);
@@ -2112,6 +2161,7 @@ static void run_everything(void)
     call_free(&main_c);
     call_free(&rb);
     call_free(&disk);
+    call_free(&links);
     call_free(&resc);
     call_free(&cc);
 }
