@@ -317,6 +317,7 @@ typedef struct sbx_ws sbx_ws;
 
 typedef struct sbx_ws_stats {
     uint64_t files, dirs, symlinks, deleted, skipped, bytes;
+    uint64_t mounts; /* entries at or under a host mount point: left */
 } sbx_ws_stats;
 
 /* Stage plan->workspace (NULL workspace: *out = NULL, returns 0).  Needs
@@ -340,6 +341,7 @@ SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
  * and symlinks written under temporary names and renamed, owned uid:gid,
  * permission bits only; whiteouts and opaque directories delete; fifos,
  * sockets and devices skipped (counted).  Never follows a link, never
+ * crosses into a filesystem mounted inside the workspace (left, counted),
  * leaves root_fd.  Bounds (entries, depth, path length) are checked before
  * anything is written. */
 SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,

@@ -348,8 +348,45 @@ static void temp_name(ws_walk *w, char *buf, size_t n)
     snprintf(buf, n, WS_TMP_PREFIX "%ld-%u", (long)getpid(), w->seq++);
 }
 
+/* The directory dir/name, never through a link and never across a mount
+ * point: a filesystem mounted inside the host workspace is not the box's
+ * (the overlay's lower layer shows the directory under it, empty), and a
+ * box that deleted or filled that directory must not reach the mounted
+ * one's files.  -EXDEV for a mount point. */
+static int open_dir_here(int dir, const char *name)
+{
+#ifdef SYS_openat2
+    struct open_how how = {
+        .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+        .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS |
+                   RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+    };
+    int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd >= 0 ? fd : -errno;
+#endif
+    int nfd =
+        openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (nfd < 0)
+        return -errno;
+    struct statx sx;
+    struct stat pst, st;
+    bool crossed =
+        (fstat(dir, &pst) == 0 && fstat(nfd, &st) == 0 &&
+         pst.st_dev != st.st_dev) ||
+        (statx(nfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+         (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+         (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT));
+    if (crossed) {
+        close(nfd);
+        return -EXDEV;
+    }
+    return nfd;
+}
+
 /* Remove dir/name whatever it is, never following a link: a directory is
- * emptied through fds opened with O_NOFOLLOW. */
+ * emptied through fds opened with O_NOFOLLOW.  A mount point (at any
+ * depth) is left with what holds it: -EXDEV once the rest is gone. */
 static int remove_beneath(ws_walk *w, int dir, const char *name, int depth)
 {
     if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
@@ -358,26 +395,31 @@ static int remove_beneath(ws_walk *w, int dir, const char *name, int depth)
         return -errno;
     if (depth > SBX_WS_MAX_DEPTH * 4)
         return -ELOOP;
-    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_dir_here(dir, name);
     if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
+        return fd == -ENOENT ? 0 : fd;
     DIR *d = fdopendir(fd);
     if (d == NULL) {
         int err = errno;
         close(fd);
         return -err;
     }
-    int rc = 0;
+    int rc = 0, xdev = 0;
     rewinddir(d); /* a dup shares the offset of an earlier pass */
     for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         rc = remove_beneath(w, dirfd(d), de->d_name, depth + 1);
+        if (rc == -EXDEV) { /* a mount point below: its siblings still go */
+            xdev = -EXDEV;
+            rc = 0;
+        }
     }
     closedir(d);
-    if (rc == 0 && unlinkat(dir, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (rc == 0 && xdev == 0 && unlinkat(dir, name, AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
         rc = -errno;
-    return rc;
+    return rc < 0 ? rc : xdev;
 }
 
 static int empty_dir(ws_walk *w, int fd)
@@ -392,13 +434,18 @@ static int empty_dir(ws_walk *w, int fd)
     }
     int rc = 0;
     rewinddir(d); /* a dup shares the offset of an earlier pass */
+    int xdev = 0;
     for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         rc = remove_beneath(w, fd, de->d_name, 0);
+        if (rc == -EXDEV) {
+            xdev = -EXDEV;
+            rc = 0;
+        }
     }
     closedir(d);
-    return rc;
+    return rc < 0 ? rc : xdev;
 }
 
 /* Put the temporary entry tmp in place of name, replacing whatever is
@@ -548,13 +595,15 @@ static int put_symlink(ws_walk *w, int sdir, const char *name,
     return install(w, ddir, tmp, name);
 }
 
-/* Open (creating or replacing as needed) the real directory ddir/name. */
+/* Open (creating or replacing as needed) the real directory ddir/name.
+ * -EXDEV: a mount point, left alone. */
 static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
                          uid_t uid, gid_t gid, bool opaque)
 {
-    int fd =
-        openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
+    int fd = open_dir_here(ddir, name);
+    if (fd == -EXDEV)
+        return fd;
+    if (fd < 0 && fd != -ENOENT) {
         /* A symlink, a file, ...: replaced, never followed. */
         int rc = remove_beneath(w, ddir, name, 0);
         if (rc < 0)
@@ -568,6 +617,11 @@ static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
             return -err;
         }
         int rc = opaque ? empty_dir(w, fd) : 0;
+        if (rc == -EXDEV) { /* a mount point inside stays */
+            if (w->st != NULL)
+                w->st->mounts++;
+            rc = 0;
+        }
         /* The box's permission bits; the host's own setgid/sticky kept. */
         mode_t want = (st.st_mode & (S_ISGID | S_ISVTX)) | (mode & 0777);
         if (rc == 0 && (st.st_mode & 07777) != want && fchmod(fd, want) < 0)
@@ -580,9 +634,9 @@ static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
     }
     if (mkdirat(ddir, name, 0700) < 0)
         return -errno;
-    fd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = open_dir_here(ddir, name);
     if (fd < 0)
-        return -errno;
+        return fd;
     if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 0777) < 0) {
         int err = errno;
         close(fd);
@@ -655,6 +709,11 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
                 r = remove_beneath(w, ddir, name, 0);
                 if (r == 0 && w->st)
                     w->st->deleted++;
+                if (r == -EXDEV) { /* a mount point (or one below) stays */
+                    r = 0;
+                    if (w->st)
+                        w->st->mounts++;
+                }
             }
         } else if (S_ISREG(st.st_mode)) {
             /* Every name becomes its own host file: a hard link costs the
@@ -703,6 +762,15 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
             if (!w->dry) {
                 bool opaque = mode == WALK_COMMIT && is_opaque(s);
                 dd = open_dest_dir(w, ddir, name, st.st_mode, uid, gid, opaque);
+                if (dd == -EXDEV) {
+                    /* A filesystem mounted in the host workspace: what the
+                     * box put there is not copied back. */
+                    if (w->st)
+                        w->st->mounts++;
+                    close(s);
+                    pop(w, saved);
+                    continue;
+                }
                 if (dd < 0)
                     r = dd;
             }
@@ -1117,6 +1185,15 @@ int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc, sbx_err *e)
                  "workspace: %llu fifo(s), socket(s) or device node(s) the "
                  "box made were not copied back",
                  (unsigned long long)st.skipped);
+        append_message(res, buf);
+    }
+    if (st.mounts > 0) {
+        char buf[200];
+        snprintf(buf, sizeof buf,
+                 "workspace: %llu entr%s at or under a mount point inside "
+                 "the host workspace were left alone (the box saw the "
+                 "directory under the mount, not the mounted files)",
+                 (unsigned long long)st.mounts, st.mounts == 1 ? "y" : "ies");
         append_message(res, buf);
     }
     if (rc < 0 && run_rc < 0)

@@ -110,11 +110,14 @@ static void set_out(outcome *o, int v, const char *fmt, ...)
 /* the shared scene: directories, canaries, listeners                  */
 
 static struct scene {
-    char root[64];         /* /tmp/sbx-escape-XXXXXX (0755)               */
-    char probe_dir[128];   /* holds escape-probe, mounted at /escape      */
-    char ws[128];          /* the workspace of the main box               */
-    char ws_disk[128];     /* the workspace of the disk box               */
-    char ws_links[128];    /* the workspace of the hard-link box          */
+    char root[64];       /* /tmp/sbx-escape-XXXXXX (0755)               */
+    char probe_dir[128]; /* holds escape-probe, mounted at /escape      */
+    char ws[128];        /* the workspace of the main box               */
+    char ws_disk[128];   /* the workspace of the disk box               */
+    char ws_links[128];  /* the workspace of the hard-link box          */
+    char victim[128], c_victim[128]; /* mounted at <ws>/escape-mnt       */
+    char mnt[160], c_mnt[160];       /* ... there                         */
+    bool mounted, c_mounted;
     char ro[128];          /* read-only extra mount at /data              */
     char canary[128];      /* a host file no box may read or write        */
     char link_canary[128]; /* a host file planted links point at        */
@@ -177,6 +180,8 @@ static void scene_setup(void)
     SUB(ws, "ws");
     SUB(ws_disk, "ws-disk");
     SUB(ws_links, "ws-links");
+    SUB(victim, "mnt-victim");
+    SUB(c_victim, "c-mnt-victim");
     SUB(ro, "ro");
     SUB(canary, "canary");
     SUB(link_canary, "link-canary");
@@ -254,6 +259,21 @@ static void scene_setup(void)
         die("stat /");
     snprintf(S.disk, sizeof S.disk, "%u,%u", major(st.st_dev),
              minor(st.st_dev));
+    /* Last, so that no die() above leaves a mount: a filesystem mounted
+     * inside each workspace (a user's bind mount under the directory they
+     * hand the box), holding a file the box never sees. */
+    snprintf(S.mnt, sizeof S.mnt, "%s/escape-mnt", S.ws);
+    snprintf(S.c_mnt, sizeof S.c_mnt, "%s/escape-mnt", S.c_ws);
+    mkdir_or_die(S.victim, 0755);
+    mkdir_or_die(S.c_victim, 0755);
+    mkdir_or_die(S.mnt, 0755);
+    mkdir_or_die(S.c_mnt, 0755);
+    snprintf(p, sizeof p, "%s/keep", S.victim);
+    write_or_die(p, "not the box's\n");
+    snprintf(p, sizeof p, "%s/keep", S.c_victim);
+    write_or_die(p, "not the box's\n");
+    S.mounted = mount(S.victim, S.mnt, NULL, MS_BIND, NULL) == 0;
+    S.c_mounted = mount(S.c_victim, S.c_mnt, NULL, MS_BIND, NULL) == 0;
 }
 
 static void scene_teardown(void)
@@ -262,6 +282,10 @@ static void scene_teardown(void)
     close(S.abs_fd);
     close(S.tcp_fd);
     unlink(S.shm);
+    if (S.mounted)
+        umount2(S.mnt, MNT_DETACH);
+    if (S.c_mounted)
+        umount2(S.c_mnt, MNT_DETACH);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.root);
     if (system(cmd) != 0)
@@ -842,6 +866,27 @@ static void host_hardlink(const attack *a, bool ctl, const char *d, outcome *o)
 
 static void host_injected(const attack *a, bool ctl, const char *d, outcome *o);
 
+/* The filesystem mounted at <ws>/escape-mnt: its file must survive and
+ * nothing the box wrote may land in it. */
+static void host_victim(const attack *a, bool ctl, const char *d, outcome *o)
+{
+    (void)a;
+    (void)d;
+    char keep[200], planted[200];
+    const char *v = ctl ? S.c_victim : S.victim;
+    snprintf(keep, sizeof keep, "%s/keep", v);
+    snprintf(planted, sizeof planted, "%s/escape-planted", v);
+    if (!(ctl ? S.c_mounted : S.mounted))
+        set_out(o, V_ERROR, "could not bind-mount %s into the workspace", v);
+    else if (access(keep, F_OK) != 0)
+        set_out(o, V_LANDED,
+                "a file of the filesystem mounted in the workspace is gone");
+    else if (access(planted, F_OK) == 0)
+        set_out(o, V_LANDED, "the box's file landed in the mounted filesystem");
+    else
+        set_out(o, V_HELD, "the mounted filesystem is untouched");
+}
+
 /* What the names in the host's escape-links directory cost its disk, each
  * name counted (as a commit-back that copies them would pay): more than
  * the cap is a landed attack.  HELD needs the box's word that it made the
@@ -1016,6 +1061,8 @@ static const attack attacks[] = {
      HOSTC("file-caps", "${WS}", NULL, host_xattr)},
     {"setuid", "device-node-in-workspace", R_MAIN,
      HOSTC("mknod-ws", "${WS}", NULL, host_devnode)},
+    {"host-paths", "delete-through-workspace-mount", R_MAIN,
+     HOSTC("mnt-clobber", "${WS}/escape-mnt", NULL, host_victim)},
     {"setuid", "hardlink-host-file", R_MAIN,
      HOSTC("hardlink", "${WS},${HOSTFILE}", NULL, host_hardlink)},
     /* seccomp / syscalls */

@@ -1126,6 +1126,32 @@ static int a_link_fill(const char *arg)
     return say(HELD, "links=%d of a %zu MiB file (the host decides)", made, mb);
 }
 
+/* arg: a directory: empty it, remove it, make it again with a file in
+ * it (what `rm -rf d; mkdir d; echo > d/f` does). */
+static int a_mnt_clobber(const char *arg)
+{
+    char p[600];
+    int gone = 0;
+    DIR *d = opendir(arg);
+    for (struct dirent *de; d && (de = readdir(d)) != NULL;) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", arg, de->d_name);
+        gone += unlink(p) == 0;
+    }
+    if (d)
+        closedir(d);
+    rmdir(arg); /* EBUSY on the host: a mount point */
+    mkdir(arg, 0755);
+    snprintf(p, sizeof p, "%s/escape-planted", arg);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return held_errno(p);
+    close(fd);
+    return say(HELD, "removed %d entries, planted a file (the host decides)",
+               gone);
+}
+
 static int a_fill_rm(const char *arg)
 {
     return fill(field(arg, 0), (size_t)atoi(field(arg, 1)), 0);
@@ -1344,6 +1370,7 @@ static const struct {
     {"memory-hog", a_memory_hog},
     {"fill", a_fill},
     {"link-fill", a_link_fill},
+    {"mnt-clobber", a_mnt_clobber},
     {"fill-rm", a_fill_rm},
     {"fill-any", a_fill_any},
     {"setuid", a_setuid},
