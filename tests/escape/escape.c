@@ -1174,6 +1174,7 @@ static const attack attacks[] = {
      HOSTC("read-hex", "${WS}/leak-shadow", NULL, host_readback)},
     {"host-paths", "mount-box-path-dotdot", R_LIB, BOX(NULL, "")},
     {"host-paths", "mountpoint-symlink-in-image", R_LIB, BOX(NULL, "")},
+    {"host-paths", "workspace-is-planted-symlink", R_LIB, BOX(NULL, "")},
     {"host-paths", "oom-file-in-caller-cwd", R_RES, BOX(NULL, "")},
 };
 
@@ -1994,6 +1995,74 @@ static int sh(const char *fmt, ...)
     return system(cmd);
 }
 
+/* A box plants /workspace/out -> a host directory; the caller's next run
+ * takes <workspace>/out as its workspace (a per-task output directory the
+ * previous box made, say).  The library must not hand the box the link's
+ * target: read its root-only file, write into it through the commit.  The
+ * control is the naive host side: a path resolved through its links. */
+static void do_ws_symlink(bool ctl)
+{
+    char base[300], target[300], link[400], secret[400], planted[400];
+    snprintf(base, sizeof base, "%s/ws-sym%s", S.root, ctl ? "-c" : "");
+    snprintf(target, sizeof target, "%s/ws-sym-target%s", S.root,
+             ctl ? "-c" : "");
+    snprintf(link, sizeof link, "%s/out", base);
+    snprintf(secret, sizeof secret, "%s/escape-secret", target);
+    snprintf(planted, sizeof planted, "%s/escape-planted", target);
+    mkdir_or_die(base, 0755);
+    mkdir_or_die(target, 0700);
+    write_or_die(secret, S.secret);
+    chmod(secret, 0600);
+    outcome *o = ctl ? ctl_of("workspace-is-planted-symlink")
+                     : box_of("workspace-is-planted-symlink");
+    if (ctl) {
+        if (symlink(target, link) < 0)
+            die("symlink");
+        char *r = realpath(link, NULL);
+        if (r && strcmp(r, target) == 0)
+            set_out(o, V_LANDED, "the naive resolution of %s is %s", link, r);
+        else
+            set_out(o, V_HELD, "the link did not resolve to its target");
+        free(r);
+        return;
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ln -s '%s' /workspace/out", target);
+    call plant = {.command = strdup(cmd),
+                  .workspace = base,
+                  .cancel_w = -1,
+                  .timeout = 30};
+    call_start(&plant);
+    bool got = call_wait(&plant, 60) == 0;
+    struct stat st;
+    if (!got || lstat(link, &st) < 0 || !S_ISLNK(st.st_mode)) {
+        set_out(o, V_ERROR, "vacuous: the first box planted no link (%.200s)",
+                got && plant.msg ? plant.msg : "no result");
+        call_free(&plant);
+        return;
+    }
+    call_free(&plant);
+    call use = {.command = strdup("cat /workspace/escape-secret; : > "
+                                  "/workspace/escape-planted"),
+                .workspace = link,
+                .cancel_w = -1,
+                .timeout = 30};
+    call_start(&use);
+    got = call_wait(&use, 60) == 0;
+    if (!got)
+        set_out(o, V_ERROR, "the second run left no result");
+    else if ((use.out && strstr(use.out, S.secret)) ||
+             access(planted, F_OK) == 0)
+        set_out(o, V_LANDED,
+                "the box got the link's target as its workspace (%s%s)",
+                use.out && strstr(use.out, S.secret) ? "read its secret" : "",
+                access(planted, F_OK) == 0 ? ", wrote into it" : "");
+    else
+        set_out(o, V_HELD, "target untouched (rc %d%s%.200s)", use.rc,
+                use.msg ? ": " : "", use.msg ? use.msg : "");
+    call_free(&use);
+}
+
 static void do_mountpoint_symlink(bool ctl)
 {
     char victim[300], rootfs[300], tag[128], sub[400];
@@ -2172,6 +2241,7 @@ static void run_everything(void)
             do_lookup(&A[i], false);
     do_dotdot(false);
     do_mountpoint_symlink(false);
+    do_ws_symlink(false);
     step("do_dotdot");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double box_s = (double)(t1.tv_sec - t0.tv_sec);
@@ -2204,6 +2274,7 @@ static void run_everything(void)
             do_lookup(&A[i], true);
     do_dotdot(true);
     do_mountpoint_symlink(true);
+    do_ws_symlink(true);
     step("do_dotdot-ctl");
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
