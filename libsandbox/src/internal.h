@@ -351,8 +351,8 @@ SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
  * no cap): hard links and sparse files made in the box's tmpfs cost
  * nothing there but a full copy each here. */
 SBX_HIDDEN int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid,
-                                    gid_t gid, uint64_t limit,
-                                    sbx_ws_stats *st, sbx_err *e);
+                                    gid_t gid, uint64_t limit, sbx_ws_stats *st,
+                                    sbx_err *e);
 /* Remove staging directories whose run is gone (lock free): unmounted,
  * their writes dropped.  Returns how many. */
 SBX_HIDDEN unsigned sbx_ws_sweep(void);
