@@ -422,6 +422,13 @@ START_TEST(test_commit_type_changes)
     assert_content(v.ws, "was_dir", "now a file\n");
     assert_content(v.ws, "was_file/x", "x\n");
     ck_assert(S_ISLNK(lstat_at(v.ws, "was_dir2").st_mode));
+    /* a box-made link carries the mark host path handling can refuse */
+    char *lp = tu_path(v.ws, "was_dir2");
+    char mark[4] = {0};
+    ck_assert_int_eq(lgetxattr(lp, SBX_WS_BOX_LINK_XATTR, mark, sizeof mark),
+                     1);
+    ck_assert_str_eq(mark, "1");
+    free(lp);
     env_free(&v);
 }
 END_TEST

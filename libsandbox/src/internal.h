@@ -312,6 +312,8 @@ SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
 #define SBX_WS_MAX_DEPTH 128
 #define SBX_WS_MAX_PATH 4096
 #define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */
+/* On every symlink the commit-back makes (value "1"): a box made it. */
+#define SBX_WS_BOX_LINK_XATTR "trusted.libsandbox.box"
 
 typedef struct sbx_ws sbx_ws;
 

@@ -592,6 +592,14 @@ static int put_symlink(ws_walk *w, int sdir, const char *name,
         unlinkat(ddir, tmp, 0);
         return rc;
     }
+    /* Marked as the box's (a trusted.* xattr: only host root can set or
+     * remove it), so that path handling on the host can refuse to follow
+     * it later (a caller handing <workspace>/out, which the box made a link
+     * to /etc, to its next run).  Best effort: a filesystem without xattrs
+     * on links keeps the link unmarked. */
+    char via[96];
+    snprintf(via, sizeof via, "/proc/self/fd/%d/%s", ddir, tmp);
+    (void)lsetxattr(via, SBX_WS_BOX_LINK_XATTR, "1", 1, 0);
     return install(w, ddir, tmp, name);
 }
 
