@@ -746,8 +746,12 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
                 break;
             }
             if (!w->dry) {
+                /* O_NONBLOCK: a fifo swapped in since the fstatat (the
+                 * host workspace, in copy mode, is anyone's to change)
+                 * must not hang the run; fstat below refuses it. */
                 int in = openat(sdir, name,
-                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                                    O_NONBLOCK);
                 struct stat ist;
                 if (in < 0 || fstat(in, &ist) < 0 || !S_ISREG(ist.st_mode))
                     r = in < 0 ? -errno : -EINVAL;
