@@ -518,26 +518,6 @@ START_TEST(test_commit_capped_hardlinks)
 }
 END_TEST
 
-/* A sparse file counts at its apparent size. */
-START_TEST(test_commit_capped_sparse)
-{
-    NEED_ROOT();
-    env v;
-    env_make(&v);
-    char *p = tu_path(v.upper, "sparse");
-    int fd = open(p, O_WRONLY | O_CREAT, 0644);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ftruncate(fd, (off_t)1 << 40), 0);
-    close(fd);
-    free(p);
-    sbx_err e = {0};
-    sbx_ws_stats st = {0};
-    ck_assert_int_lt(commit_capped(v.upper, v.ws, 1 << 20, &st, &e), 0);
-    ck_assert(!exists(v.ws, "sparse"));
-    env_free(&v);
-}
-END_TEST
-
 START_TEST(test_commit_skips_specials)
 {
     NEED_ROOT();
@@ -1012,7 +992,6 @@ static Suite *suite(void)
     tcase_add_test(c, test_commit_skips_specials);
     tcase_add_test(c, test_commit_bounds);
     tcase_add_test(c, test_commit_capped_hardlinks);
-    tcase_add_test(c, test_commit_capped_sparse);
     suite_add_tcase(s, c);
     /* valgrind 3.19 knows neither open_tree nor mount_setattr. */
     if (tu_under_valgrind())

@@ -349,9 +349,9 @@ SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
 SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
                              sbx_ws_stats *st, sbx_err *e);
 /* The same, refused whole (SANDBOX_EIO) when the data it would write to
- * the host, counted once per name at its apparent size, exceeds limit (0:
- * no cap): hard links and sparse files made in the box's tmpfs cost
- * nothing there but a full copy each here. */
+ * the host, counted once per name (allocated blocks), exceeds limit (0:
+ * no cap): hard links made in the box's tmpfs cost nothing there but a
+ * full copy each here. */
 SBX_HIDDEN int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid,
                                     gid_t gid, uint64_t limit, sbx_ws_stats *st,
                                     sbx_err *e);

@@ -726,21 +726,15 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
         } else if (S_ISREG(st.st_mode)) {
             /* Every name becomes its own host file: a hard link costs the
              * tmpfs nothing, but each of its names costs the host the
-             * whole file.  And the apparent size counts, not only the
-             * blocks: a 15 TiB sparse file costs the tmpfs nothing, but
-             * every tool on the host that does not keep holes (tar, scp,
-             * a backup, a filesystem without them) pays it in full. */
-            uint64_t cost = (uint64_t)st.st_blocks * 512u;
-            if (st.st_size > 0 && (uint64_t)st.st_size > cost)
-                cost = (uint64_t)st.st_size;
-            w->bytes += cost;
+             * whole file.  Allocated blocks, as copy_fd keeps holes (a
+             * sparse file costs the host what it costs the tmpfs). */
+            w->bytes += (uint64_t)st.st_blocks * 512u;
             if (w->dry && w->limit > 0 && w->bytes > w->limit) {
                 rc = sbx_fail(w->e, SANDBOX_EIO,
                               "workspace: the box's files would take more "
                               "than disk_limit (%llu bytes) on the host, "
                               "counted once per name (hard links are copied "
-                              "as separate files) at its apparent size "
-                              "(sparse files too), at '%.300s': nothing was "
+                              "as separate files), at '%.300s': nothing was "
                               "copied back (raise disk_limit)",
                               (unsigned long long)w->limit, w->path);
                 break;

@@ -115,7 +115,6 @@ static struct scene {
     char ws[128];        /* the workspace of the main box               */
     char ws_disk[128];   /* the workspace of the disk box               */
     char ws_links[128];  /* the workspace of the hard-link box          */
-    char ws_sparse[128]; /* the workspace of the sparse-file box        */
     char victim[128], c_victim[128]; /* mounted at <ws>/escape-mnt       */
     char mnt[160], c_mnt[160];       /* ... there                         */
     bool mounted, c_mounted;
@@ -181,7 +180,6 @@ static void scene_setup(void)
     SUB(ws, "ws");
     SUB(ws_disk, "ws-disk");
     SUB(ws_links, "ws-links");
-    SUB(ws_sparse, "ws-sparse");
     SUB(victim, "mnt-victim");
     SUB(c_victim, "c-mnt-victim");
     SUB(ro, "ro");
@@ -202,7 +200,6 @@ static void scene_setup(void)
     mkdir_or_die(S.ws, 0755);
     mkdir_or_die(S.ws_disk, 0755);
     mkdir_or_die(S.ws_links, 0755);
-    mkdir_or_die(S.ws_sparse, 0755);
     mkdir_or_die(S.ro, 0755);
     mkdir_or_die(S.cwd_res, 0755);
     mkdir_or_die(S.c_ws, 0755);
@@ -303,7 +300,6 @@ enum {
     R_READBACK,
     R_DISK,
     R_LINKS,
-    R_SPARSE,
     R_RES,
     R_VIEW,
     R_KILL,
@@ -895,28 +891,6 @@ static void host_victim(const attack *a, bool ctl, const char *d, outcome *o)
  * name counted (as a commit-back that copies them would pay): more than
  * the cap is a landed attack.  HELD needs the box's word that it made the
  * links (a box that could not write proves nothing). */
-/* A sparse file in the host workspace whose apparent size is past the cap
- * (what a copy without holes writes).  HELD needs the box's word that it
- * made it. */
-static void host_sparse(const attack *a, bool ctl, const char *d, outcome *o)
-{
-    (void)a;
-    char p[400];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/escape-sparse", ctl ? S.c_ws : S.ws_sparse);
-    if (stat(p, &st) == 0 && (uint64_t)st.st_size > DISK_LIMIT_BYTES)
-        set_out(o, V_LANDED,
-                "a %lld-byte file (%lld allocated) is in the host workspace, "
-                "cap %s",
-                (long long)st.st_size, (long long)st.st_blocks * 512,
-                DISK_LIMIT);
-    else if (!d || !strstr(d, "sparse="))
-        set_out(o, V_ERROR, "vacuous: the box made no sparse file (%.300s)",
-                d ? d : "no line");
-    else
-        set_out(o, V_HELD, "no file past the cap in the host workspace");
-}
-
 static void host_link_fill(const attack *a, bool ctl, const char *d, outcome *o)
 {
     (void)a;
@@ -1152,8 +1126,6 @@ static const attack attacks[] = {
     {"disk", "disk-limit-hit-reported", R_DISK, BOX(NULL, "")},
     {"disk", "hardlink-amplify-commit", R_LINKS,
      HOSTC("link-fill", "${WSD},4,8", NULL, host_link_fill)},
-    {"disk", "sparse-file-past-cap", R_SPARSE,
-     HOSTC("sparse", "${WSD}/escape-sparse,1099511627776", NULL, host_sparse)},
     /* lifecycle */
     {"lifecycle", "caller-sigkill", R_KILL, BOX(NULL, "")},
     {"lifecycle", "caller-sigkill-cgroup-left", R_KILL, BOX(NULL, "")},
@@ -1207,10 +1179,10 @@ static char *probe_command(int run, bool ctl)
     n += (size_t)snprintf(cmd + n, cap - n, "'%s' run", probe);
     for (size_t i = 0; i < NA; i++) {
         const attack *a = &A[i];
-        bool mine = ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
-                           a->run == R_DISK || a->run == R_LINKS ||
-                           a->run == R_SPARSE || a->run == R_RES)
-                        : a->run == run;
+        bool mine =
+            ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
+                   a->run == R_DISK || a->run == R_LINKS || a->run == R_RES)
+                : a->run == run;
         if (!mine || !a->fn)
             continue;
         char arg[1024];
@@ -1294,7 +1266,7 @@ static void prep_all(int run, bool ctl)
     for (size_t i = 0; i < NA; i++)
         if (A[i].prep && (ctl ? (A[i].run == R_MAIN || A[i].run == R_READBACK ||
                                  A[i].run == R_DISK || A[i].run == R_LINKS ||
-                                 A[i].run == R_SPARSE || A[i].run == R_RES)
+                                 A[i].run == R_RES)
                               : A[i].run == run))
             A[i].prep(&A[i], ctl);
 }
@@ -1355,7 +1327,7 @@ static void run_probe_box(int run, call *c)
         /* R_LINKS: a commit refused whole is the defence; its host
          * check wants the box's word that the links were made instead */
         if (a->run == run && a->fn && o->v == V_HELD && run != R_LINKS &&
-            run != R_SPARSE &&
+
             (strstr(a->arg, "${WS}") || strstr(a->arg, "${WSD}")) &&
             !ws_writable[wrun]) {
             char why[600];
@@ -2221,10 +2193,6 @@ static void run_everything(void)
         .workspace = S.ws_links, .disk_limit = DISK_LIMIT, .cancel_w = -1};
     run_probe_box(R_LINKS, &links);
     step("run_probe_box R_LINKS");
-    call sparse = {
-        .workspace = S.ws_sparse, .disk_limit = DISK_LIMIT, .cancel_w = -1};
-    run_probe_box(R_SPARSE, &sparse);
-    step("run_probe_box R_SPARSE");
     call resc = {
         .cwd = S.cwd_res, .memory = "128m", .pids = 64, .cancel_w = -1};
     run_probe_box(R_RES, &resc);
@@ -2313,7 +2281,6 @@ static void run_everything(void)
     call_free(&rb);
     call_free(&disk);
     call_free(&links);
-    call_free(&sparse);
     call_free(&resc);
     call_free(&cc);
 }

@@ -1152,22 +1152,6 @@ static int a_mnt_clobber(const char *arg)
                gone);
 }
 
-/* arg: path,bytes: a sparse file of that apparent size (no data). */
-static int a_sparse(const char *arg)
-{
-    const char *p = field(arg, 0);
-    long long n = atoll(field(arg, 1));
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return held_errno(p);
-    int rc = ftruncate(fd, (off_t)n);
-    int e = errno;
-    close(fd);
-    if (rc < 0)
-        return say(HELD, "ftruncate: %s", strerror(e));
-    return say(HELD, "sparse=%lld bytes (the host decides)", n);
-}
-
 static int a_fill_rm(const char *arg)
 {
     return fill(field(arg, 0), (size_t)atoi(field(arg, 1)), 0);
@@ -1387,7 +1371,6 @@ static const struct {
     {"fill", a_fill},
     {"link-fill", a_link_fill},
     {"mnt-clobber", a_mnt_clobber},
-    {"sparse", a_sparse},
     {"fill-rm", a_fill_rm},
     {"fill-any", a_fill_any},
     {"setuid", a_setuid},
