@@ -369,14 +369,17 @@ static int open_dir_here(int dir, const char *name)
         openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (nfd < 0)
         return -errno;
+    /* STATX_ATTR_MOUNT_ROOT where the kernel has it (5.8); before, a
+     * different st_dev (which also stops at a btrfs subvolume). */
     struct statx sx;
     struct stat pst, st;
-    bool crossed =
-        (fstat(dir, &pst) == 0 && fstat(nfd, &st) == 0 &&
-         pst.st_dev != st.st_dev) ||
-        (statx(nfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
-         (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-         (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT));
+    bool crossed;
+    if (statx(nfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+        (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        crossed = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    else
+        crossed = fstat(dir, &pst) == 0 && fstat(nfd, &st) == 0 &&
+                  pst.st_dev != st.st_dev;
     if (crossed) {
         close(nfd);
         return -EXDEV;
