@@ -97,6 +97,9 @@ typedef struct sbx_plan {
     uint64_t disk_limit_bytes; /* parsed disk_limit (default 1g) */
     char name[64];             /* unique container name */
     char label[64];            /* SANDBOX_LABEL=<pid> */
+    /* Set by the container backend: podman's --uidmap/--gidmap range
+     * (NULL: none; docker's remapping is the engine's). */
+    const struct sbx_idmap *idmap;
     /* network allowlist (net.h): borrowed, validated */
     const char *const *allow;
     size_t n_allow;
@@ -143,6 +146,11 @@ SBX_HIDDEN int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
  * container carrying SANDBOX_LABEL as "<name> <owner pid>" lines. */
 SBX_HIDDEN int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
                                  const char *name, char ***argv, sbx_err *e);
+/* `<rt> container exists|inspect <name>`: exits 0 while the container
+ * exists, non-zero once it is gone (the guardian's check). */
+SBX_HIDDEN int sbx_build_exists_argv(const char *runtime_path,
+                                     sbx_runtime_kind k, const char *name,
+                                     char ***argv, sbx_err *e);
 SBX_HIDDEN void sbx_argv_free(char **argv);
 
 /* ---- spawn.c: posix_spawn with pipes, own process group ------------ */
@@ -159,6 +167,9 @@ typedef struct sbx_child {
  * dispositions, an empty signal mask, in a new process group. */
 SBX_HIDDEN int sbx_spawn(char *const argv[], bool capture, sbx_child *c,
                          sbx_err *e);
+/* The same with a given working directory (sbx_spawn uses "/"). */
+SBX_HIDDEN int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
+                            sbx_child *c, sbx_err *e);
 /* Wait for the child; *status gets the wait status. */
 SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
@@ -176,6 +187,7 @@ typedef struct sbx_capture {
     bool timed_out;
     bool cancelled;
     bool exited; /* the child was reaped */
+    bool lost;   /* ... by someone else: its status is unknown (an error) */
     int status;  /* wait status when exited */
     double wall_sec;
 } sbx_capture;
@@ -318,11 +330,14 @@ SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
 #define SBX_WS_MAX_DEPTH 128
 #define SBX_WS_MAX_PATH 4096
 #define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */
+/* On every symlink the commit-back makes (value "1"): a box made it. */
+#define SBX_WS_BOX_LINK_XATTR "trusted.libsandbox.box"
 
 typedef struct sbx_ws sbx_ws;
 
 typedef struct sbx_ws_stats {
     uint64_t files, dirs, symlinks, deleted, skipped, bytes;
+    uint64_t mounts; /* entries at or under a host mount point: left */
 } sbx_ws_stats;
 
 /* Stage plan->workspace (NULL workspace: *out = NULL, returns 0).  Needs
@@ -346,10 +361,18 @@ SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
  * and symlinks written under temporary names and renamed, owned uid:gid,
  * permission bits only; whiteouts and opaque directories delete; fifos,
  * sockets and devices skipped (counted).  Never follows a link, never
+ * crosses into a filesystem mounted inside the workspace (left, counted),
  * leaves root_fd.  Bounds (entries, depth, path length) are checked before
  * anything is written. */
 SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
                              sbx_ws_stats *st, sbx_err *e);
+/* The same, refused whole (SANDBOX_EIO) when the data it would write to
+ * the host, counted once per name (allocated blocks), exceeds limit (0:
+ * no cap): hard links made in the box's tmpfs cost nothing there but a
+ * full copy each here. */
+SBX_HIDDEN int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid,
+                                    gid_t gid, uint64_t limit, sbx_ws_stats *st,
+                                    sbx_err *e);
 /* Remove staging directories whose run is gone (lock free): unmounted,
  * their writes dropped.  Returns how many. */
 SBX_HIDDEN unsigned sbx_ws_sweep(void);
