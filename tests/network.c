@@ -33,18 +33,28 @@ static char hosts_path[] = "/tmp/sbx-net-hosts-XXXXXX";
 static char allow_buf[4][64];
 static const char *allow[4];
 
+/* The hosts file: made and removed in the runner process (an unchecked
+ * fixture), so it goes away even when a test fails. */
+static void hosts_setup(void)
+{
+    int fd = mkstemp(hosts_path);
+    static const char hosts[] = "127.0.0.1 allowed.sandbox.test\n"
+                                "127.0.0.2 denied.sandbox.test\n";
+    if (fd < 0 || write(fd, hosts, sizeof hosts - 1) != sizeof hosts - 1)
+        abort();
+    close(fd);
+    setenv("SANDBOX_NET_TEST_HOSTS", hosts_path, 1);
+}
+
+static void hosts_teardown(void)
+{
+    unlink(hosts_path);
+}
+
 static void setup(void)
 {
     ck_assert_int_eq(ns_server_start(&srv), 0);
     other_port = ns_free_port();
-    int fd = mkstemp(hosts_path);
-    ck_assert_int_ge(fd, 0);
-    static const char hosts[] = "127.0.0.1 allowed.sandbox.test\n"
-                                "127.0.0.2 denied.sandbox.test\n";
-    ck_assert_int_eq(write(fd, hosts, sizeof hosts - 1),
-                     (ssize_t)sizeof hosts - 1);
-    close(fd);
-    setenv("SANDBOX_NET_TEST_HOSTS", hosts_path, 1);
     snprintf(allow_buf[0], 64, "localhost:%d", srv.port);
     snprintf(allow_buf[1], 64, "127.0.0.1:%d", srv.port);
     snprintf(allow_buf[2], 64, "[::1]:%d", srv.port);
@@ -56,8 +66,6 @@ static void setup(void)
 static void teardown(void)
 {
     ns_server_stop(&srv);
-    unlink(hosts_path);
-    strcpy(hosts_path, "/tmp/sbx-net-hosts-XXXXXX");
 }
 
 static void opts_for(sandbox_opts *o, const char *cmd)
@@ -499,6 +507,7 @@ static Suite *network_suite(void)
     Suite *s = suite_create("network");
     TCase *tc = tcase_create(runtime());
     tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, hosts_setup, hosts_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_allowed_and_second_port);
     tcase_add_test(tc, test_denied_name_and_resolution);
