@@ -100,7 +100,8 @@ typedef struct sandbox_mount {
 
 typedef struct sandbox_opts {
     size_t struct_size;    /* set by sandbox_opts_init()                   */
-    const char *command;   /* required; run as `sh -c <command>` in the box */
+    const char *command;   /* run as `sh -c <command>` in the box; required
+                              unless argv is set                         */
     const char *image;     /* default "debian:stable-slim"; with the native
                               runtime also an absolute rootfs directory     */
     const char *workspace; /* host dir mounted rw at /workspace; NULL: none */
@@ -122,6 +123,22 @@ typedef struct sandbox_opts {
     const char *disk_limit; /* cap on what the box can write to host-backed
                                storage (workspace, root layer, /tmp); size
                                as for memory; default "1g"               */
+    /* ---- stdin, argv, streaming (issue 10) ---- */
+    const char *const *argv; /* argc words exec'd directly, no shell (set
+                                command NULL); argv[0] is looked up in the
+                                box's PATH unless it contains a '/'      */
+    size_t argc;
+    const void *stdin_data; /* stdin_len bytes fed to the box's stdin    */
+    size_t stdin_len;
+    int stdin_fd;  /* -1 (default) or a readable fd the library reads to
+                      EOF and forwards; neither: stdin is /dev/null      */
+    int stdout_fd; /* -1 (default) or an fd every stdout byte is also
+                      written to as it arrives (tee)                      */
+    int stderr_fd; /* the same for stderr                                 */
+    /* Optional: called on the calling thread as bytes arrive; stream is
+     * 1 (stdout) or 2 (stderr); data is valid only during the call. */
+    void (*on_output)(void *ctx, int stream, const char *data, size_t len);
+    void *on_output_ctx;
 } sandbox_opts;
 
 /* One captured stream.  data holds at most output_limit bytes (plus a NUL
@@ -170,7 +187,7 @@ SANDBOX_API int sandbox_result_init(sandbox_result *res, size_t size);
  * *msg receives an explanation to release with sandbox_free(). */
 SANDBOX_API int sandbox_opts_validate(const sandbox_opts *opts, char **msg);
 
-/* Run opts->command in a fresh container.  res must have been initialised
+/* Run opts->command (or opts->argv) in a fresh container.  res must have been initialised
  * with sandbox_result_init() (a previous result is freed first).
  * Returns 0 when the command ran to an end (see res->reason: exited,
  * signalled, timed out, out of memory, cancelled), or a negative
