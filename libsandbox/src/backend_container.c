@@ -199,11 +199,18 @@ static int container_run_box(const sbx_plan *plan, sandbox_result *res,
     if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0)
         return rc;
     time_t started = time(NULL);
-    rc = sbx_spawn(argv, true, &child, e);
+    /* stdin (issue 10): a pipe the capture loop feeds; the client (-i)
+     * forwards it to the box. */
+    sbx_autoclose int in_r = -1;
+    rc = plan->io != NULL ? sbx_io_stdin_pipe(plan->io, &in_r, e) : 0;
+    if (rc == 0)
+        rc = sbx_spawn_stdin(argv, true, in_r, &child, e);
     sbx_argv_free(argv);
+    sbx_closep(&in_r);
     if (rc < 0)
         return rc;
     cap.cap = plan->output_limit;
+    cap.io = plan->io;
     rc = sbx_capture_run(&child, plan->timeout_sec, plan->cancel_fd,
                          stop_container, &sc, &cap, e);
     sbx_child_close(&child);

@@ -169,6 +169,9 @@ typedef struct sbx_child {
  * dispositions, an empty signal mask, in a new process group. */
 SBX_HIDDEN int sbx_spawn(char *const argv[], bool capture, sbx_child *c,
                          sbx_err *e);
+/* The same with stdin_fd as its stdin (-1: /dev/null). */
+SBX_HIDDEN int sbx_spawn_stdin(char *const argv[], bool capture, int stdin_fd,
+                               sbx_child *c, sbx_err *e);
 /* Wait for the child; *status gets the wait status. */
 SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
