@@ -205,8 +205,8 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
                                                 o->mounts[i].box, "writable",
                                                 o->mounts[i].writable));
     json_t *opts = json_pack(
-        "{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
-        " s:I, s:o, s:o, s:o}",
+        "{s:o, s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+        " s:I, s:o, s:o}",
         "command", jstr(o->command), "argv", words, "image", jstr(o->image),
         "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
         "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
