@@ -544,7 +544,9 @@ def test_header_fields_are_all_described():
                       re.S)
         assert m, name
         body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-        declared = re.findall(r"(\w+)\s*;", body)
+        # Plain fields ("int x;") and function pointers ("void (*f)(...);").
+        declared = [fp or plain for fp, plain in re.findall(
+            r"(?:\(\*(\w+)\)\s*\([^;]*\)|(\w+))\s*;", body)]
         assert declared == [f for f, _ in cls._fields_], name
 
 
