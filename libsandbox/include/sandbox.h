@@ -187,8 +187,8 @@ SANDBOX_API int sandbox_result_init(sandbox_result *res, size_t size);
  * *msg receives an explanation to release with sandbox_free(). */
 SANDBOX_API int sandbox_opts_validate(const sandbox_opts *opts, char **msg);
 
-/* Run opts->command (or opts->argv) in a fresh container.  res must have been initialised
- * with sandbox_result_init() (a previous result is freed first).
+/* Run opts->command (or opts->argv) in a fresh container.  res must have been
+ * initialised with sandbox_result_init() (a previous result is freed first).
  * Returns 0 when the command ran to an end (see res->reason: exited,
  * signalled, timed out, out of memory, cancelled), or a negative
  * sandbox_error when it could not run; then res->reason is
