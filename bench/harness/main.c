@@ -31,11 +31,15 @@ static const char USAGE[] =
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
+    "           [--risk TIER|LABEL=TIER ...] [--config FILE] [--approve FILE]\n"
+    "           [--seed N] [--sign-key KEY.pem]\n"
     "      run the hidden tests against every candidate inside libsandbox\n"
     "      (default candidates: every captured run of the task in OUT)\n"
-    "           [--seed N] [--sign-key KEY.pem]\n"
     "      (signs one scorecard per candidate when a key is given, or\n"
     "      $SANDBOX_BENCH_SIGN_KEY names one)\n"
+    "  manifest --task DIR [--runtime RT]\n"
+    "      print the suite's test ids, collected in the runner box with no\n"
+    "      candidate (the content of tests/MANIFEST)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
     "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
@@ -413,7 +417,15 @@ static int cmd_evaluate(int argc, char **argv)
                                        {"quiet", no_argument, 0, 'q'},
                                        {"seed", required_argument, 0, 'S'},
                                        {"sign-key", required_argument, 0, 'K'},
+                                       {"risk", required_argument, 0, 'Z'},
+                                       {"config", required_argument, 0, 'C'},
+                                       {"approve", required_argument, 0, 'A'},
                                        {0, 0, 0, 0}};
+    char *risk[64];
+    size_t n_risk = 0;
+    const char *config_path = NULL;
+    bench_config cfg;
+    memset(&cfg, 0, sizeof cfg);
     int c;
     const char *sign_key = getenv("SANDBOX_BENCH_SIGN_KEY");
     if (sign_key && !sign_key[0])
@@ -434,6 +446,12 @@ static int cmd_evaluate(int argc, char **argv)
             }
             break;
         }
+        case 'Z':
+            if (n_risk < sizeof risk / sizeof *risk)
+                risk[n_risk++] = optarg;
+            break;
+        case 'C': config_path = optarg; break;
+        case 'A': a.approve_file = optarg; break;
         case 'c': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
@@ -498,6 +516,17 @@ static int cmd_evaluate(int argc, char **argv)
         candidates_free(cands, n);
         return 2;
     }
+    a.risk_specs = risk;
+    a.n_risk_specs = n_risk;
+    if (config_path) {
+        if (config_load(config_path, &cfg, &e) != 0) {
+            fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+            task_free(&t);
+            candidates_free(cands, n);
+            return 2;
+        }
+        a.config = &cfg;
+    }
     char *abs_out = cli_out_dir(out);
     if (!abs_out)
         goto done;
@@ -541,8 +570,44 @@ static int cmd_evaluate(int argc, char **argv)
 done:
     free(abs_out);
     task_free(&t);
+    if (config_path)
+        config_free(&cfg);
     candidates_free(cands, n);
     return rc;
+}
+
+static int cmd_manifest(int argc, char **argv)
+{
+    const char *task_dir = NULL, *runtime = NULL;
+    static const struct option lo[] = {{"task", required_argument, 0, 't'},
+                                       {"runtime", required_argument, 0, 'R'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+        if (c == 't')
+            task_dir = optarg;
+        else if (c == 'R')
+            runtime = optarg;
+        else
+            return 2;
+    }
+    if (!task_dir || optind < argc)
+        return usage_error("manifest needs --task DIR%s", "");
+    bench_err e;
+    bench_task t;
+    if (task_load_opt(task_dir, 0, &t, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+        return 2;
+    }
+    char *text = NULL;
+    int rc = manifest_collect(&t, runtime, &text, &e);
+    if (rc == 0)
+        fputs(text, stdout);
+    else
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+    free(text);
+    task_free(&t);
+    return rc == 0 ? 0 : 1;
 }
 
 static int cmd_report(int argc, char **argv)
@@ -751,6 +816,8 @@ int main(int argc, char **argv)
         rc = cmd_evaluate(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
+    else if (!strcmp(cmd, "manifest"))
+        rc = cmd_manifest(argc, argv);
     else if (!strcmp(cmd, "judge"))
         rc = cmd_judge(argc, argv);
     else if (!strcmp(cmd, "aggregate"))
