@@ -102,6 +102,9 @@ typedef struct sbx_plan {
     uint64_t disk_limit_bytes; /* parsed disk_limit (default 1g) */
     char name[64];             /* unique container name */
     char label[64];            /* SANDBOX_LABEL=<pid> */
+    /* Set by the container backend: podman's --uidmap/--gidmap range
+     * (NULL: none; docker's remapping is the engine's). */
+    const struct sbx_idmap *idmap;
     /* Exec options (issue 10), borrowed from opts and validated. */
     const char *const *argv; /* argc words, no shell; NULL: sh -c command */
     size_t argc;
@@ -153,6 +156,11 @@ SBX_HIDDEN int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
  * container carrying SANDBOX_LABEL as "<name> <owner pid>" lines. */
 SBX_HIDDEN int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
                                  const char *name, char ***argv, sbx_err *e);
+/* `<rt> container exists|inspect <name>`: exits 0 while the container
+ * exists, non-zero once it is gone (the guardian's check). */
+SBX_HIDDEN int sbx_build_exists_argv(const char *runtime_path,
+                                     sbx_runtime_kind k, const char *name,
+                                     char ***argv, sbx_err *e);
 SBX_HIDDEN void sbx_argv_free(char **argv);
 
 /* ---- spawn.c: posix_spawn with pipes, own process group ------------ */
@@ -169,9 +177,12 @@ typedef struct sbx_child {
  * dispositions, an empty signal mask, in a new process group. */
 SBX_HIDDEN int sbx_spawn(char *const argv[], bool capture, sbx_child *c,
                          sbx_err *e);
+/* The same with a given working directory (sbx_spawn uses "/"). */
+SBX_HIDDEN int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
+                            sbx_child *c, sbx_err *e);
 /* The same with stdin_fd as its stdin (-1: /dev/null). */
-SBX_HIDDEN int sbx_spawn_stdin(char *const argv[], bool capture, int stdin_fd,
-                               sbx_child *c, sbx_err *e);
+SBX_HIDDEN int sbx_spawn_io(char *const argv[], bool capture, const char *cwd,
+                            int stdin_fd, sbx_child *c, sbx_err *e);
 /* Wait for the child; *status gets the wait status. */
 SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
@@ -190,7 +201,8 @@ typedef struct sbx_capture {
     bool cancelled;
     struct sbx_io *io; /* NULL, or stdin feeding + streaming (io.c) */
     bool exited;       /* the child was reaped */
-    int status;        /* wait status when exited */
+    bool lost;  /* ... by someone else: its status is unknown (an error) */
+    int status; /* wait status when exited */
     double wall_sec;
 } sbx_capture;
 
