@@ -422,6 +422,13 @@ START_TEST(test_commit_type_changes)
     assert_content(v.ws, "was_dir", "now a file\n");
     assert_content(v.ws, "was_file/x", "x\n");
     ck_assert(S_ISLNK(lstat_at(v.ws, "was_dir2").st_mode));
+    /* a box-made link carries the mark host path handling can refuse */
+    char *lp = tu_path(v.ws, "was_dir2");
+    char mark[4] = {0};
+    ck_assert_int_eq(lgetxattr(lp, SBX_WS_BOX_LINK_XATTR, mark, sizeof mark),
+                     1);
+    ck_assert_str_eq(mark, "1");
+    free(lp);
     env_free(&v);
 }
 END_TEST
@@ -455,6 +462,58 @@ START_TEST(test_commit_keeps_holes)
     ck_assert_int_eq(memcmp(buf, "\0\0\0\0", 4), 0);
     close(fd);
     free(p);
+    env_free(&v);
+}
+END_TEST
+
+static int commit_capped(const char *upper, const char *ws, uint64_t limit,
+                         sbx_ws_stats *st, sbx_err *e)
+{
+    int u = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int w = open(ws, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(u, 0);
+    ck_assert_int_ge(w, 0);
+    int rc = sbx_ws_commit_capped(u, w, OWNER_UID, OWNER_GID, limit, st, e);
+    close(u);
+    close(w);
+    return rc;
+}
+
+/* Hard links cost the tmpfs one file and the host one copy per name: the
+ * capped commit refuses the tree whole; the uncapped one (the control)
+ * writes ten times the data. */
+START_TEST(test_commit_capped_hardlinks)
+{
+    NEED_ROOT();
+    env v;
+    env_make(&v);
+    static char block[65536];
+    memset(block, 'h', sizeof block);
+    char *f = tu_path(v.upper, "f");
+    int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    close(fd);
+    for (int i = 0; i < 9; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "l%d", i);
+        char *l = tu_path(v.upper, name);
+        ck_assert_int_eq(link(f, l), 0);
+        free(l);
+    }
+    free(f);
+    sbx_err e = {0};
+    sbx_ws_stats st = {0};
+    ck_assert_int_lt(commit_capped(v.upper, v.ws, 256 * 1024, &st, &e), 0);
+    ck_assert_msg(strstr(e.msg, "disk_limit") != NULL, "%s", e.msg);
+    ck_assert(!exists(v.ws, "f"));
+    ck_assert_uint_eq(st.files, 0);
+    /* 10 names x 64 KiB fit in 1 MiB */
+    sbx_err e2 = {0};
+    ck_assert_msg(commit_capped(v.upper, v.ws, 1 << 20, &st, &e2) == 0, "%s",
+                  e2.msg);
+    ck_assert_uint_eq(st.files, 10);
+    ck_assert_int_eq(lstat_at(v.ws, "l8").st_nlink, 1);
     env_free(&v);
 }
 END_TEST
@@ -579,6 +638,53 @@ static int mounts_under(const char *name)
     fclose(f);
     return n;
 }
+
+/* A filesystem mounted inside the host workspace is not the box's: the
+ * overlay showed it the directory under the mount.  A whiteout or an
+ * opaque directory there must not reach the mounted files; the naive
+ * rm -rf (the control) does. */
+START_TEST(test_commit_stops_at_mount_point)
+{
+    NEED_ROOT();
+    env v;
+    env_make(&v);
+    mkdir_at(v.ws, "mnt", 0755);
+    mkdir_at(v.ws, "d", 0755);
+    mkdir_at(v.ws, "d/sub", 0755);
+    file_at(v.ws, "d/other", "o\n", 0644);
+    char *mnt = tu_path(v.ws, "mnt");
+    char *sub = tu_path(v.ws, "d/sub");
+    ck_assert_int_eq(mount(v.victim, mnt, NULL, MS_BIND, NULL), 0);
+    ck_assert_int_eq(mount(v.victim, sub, NULL, MS_BIND, NULL), 0);
+    whiteout_at(v.upper, "mnt");
+    whiteout_at(v.upper, "d");
+    sbx_err e = {0};
+    sbx_ws_stats st = {0};
+    ck_assert_msg(commit(v.upper, v.ws, &st, &e) == 0, "%s", e.msg);
+    assert_content(v.victim, "precious", "precious\n");
+    ck_assert(!exists(v.ws, "d/other")); /* the rest of d still goes */
+    ck_assert_uint_eq(st.mounts, 2);
+    /* a directory the box made over it, with a file */
+    tu_rmtree(strdup(v.upper));
+    ck_assert_int_eq(mkdir(v.upper, 0755), 0);
+    mkdir_at(v.upper, "mnt", 0755);
+    opaque_at(v.upper, "mnt");
+    file_at(v.upper, "mnt/planted", "p\n", 0644);
+    memset(&st, 0, sizeof st);
+    ck_assert_msg(commit(v.upper, v.ws, &st, &e) == 0, "%s", e.msg);
+    ck_assert(!exists(v.victim, "planted"));
+    assert_content(v.victim, "precious", "precious\n");
+    ck_assert_uint_eq(st.mounts, 1);
+    /* the control */
+    naive_rm(mnt);
+    ck_assert(!exists(v.victim, "precious"));
+    umount2(mnt, MNT_DETACH);
+    umount2(sub, MNT_DETACH);
+    free(mnt);
+    free(sub);
+    env_free(&v);
+}
+END_TEST
 
 START_TEST(test_prepare_finish_mapped)
 {
@@ -885,6 +991,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_commit_keeps_holes);
     tcase_add_test(c, test_commit_skips_specials);
     tcase_add_test(c, test_commit_bounds);
+    tcase_add_test(c, test_commit_capped_hardlinks);
     suite_add_tcase(s, c);
     /* valgrind 3.19 knows neither open_tree nor mount_setattr. */
     if (tu_under_valgrind())
@@ -892,6 +999,7 @@ static Suite *suite(void)
     TCase *m = tcase_create("mounts");
     tcase_add_unchecked_fixture(m, tu_root_setup, tu_root_teardown);
     tcase_set_timeout(m, 60);
+    tcase_add_test(m, test_commit_stops_at_mount_point);
     tcase_add_test(m, test_prepare_finish_mapped);
     tcase_add_test(m, test_disk_limit);
     tcase_add_test(m, test_copy_mode);

@@ -404,11 +404,14 @@ SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
 #define SBX_WS_MAX_DEPTH 128
 #define SBX_WS_MAX_PATH 4096
 #define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */
+/* On every symlink the commit-back makes (value "1"): a box made it. */
+#define SBX_WS_BOX_LINK_XATTR "trusted.libsandbox.box"
 
 typedef struct sbx_ws sbx_ws;
 
 typedef struct sbx_ws_stats {
     uint64_t files, dirs, symlinks, deleted, skipped, bytes;
+    uint64_t mounts; /* entries at or under a host mount point: left */
 } sbx_ws_stats;
 
 /* Stage plan->workspace (NULL workspace: *out = NULL, returns 0).  Needs
@@ -432,10 +435,18 @@ SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
  * and symlinks written under temporary names and renamed, owned uid:gid,
  * permission bits only; whiteouts and opaque directories delete; fifos,
  * sockets and devices skipped (counted).  Never follows a link, never
+ * crosses into a filesystem mounted inside the workspace (left, counted),
  * leaves root_fd.  Bounds (entries, depth, path length) are checked before
  * anything is written. */
 SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
                              sbx_ws_stats *st, sbx_err *e);
+/* The same, refused whole (SANDBOX_EIO) when the data it would write to
+ * the host, counted once per name (allocated blocks), exceeds limit (0:
+ * no cap): hard links made in the box's tmpfs cost nothing there but a
+ * full copy each here. */
+SBX_HIDDEN int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid,
+                                    gid_t gid, uint64_t limit, sbx_ws_stats *st,
+                                    sbx_err *e);
 /* Remove staging directories whose run is gone (lock free): unmounted,
  * their writes dropped.  Returns how many. */
 SBX_HIDDEN unsigned sbx_ws_sweep(void);

@@ -305,6 +305,8 @@ typedef struct ws_walk {
     gid_t gid;
     bool dry; /* count and check bounds only */
     unsigned long entries;
+    uint64_t limit; /* commit: data bytes the host may get (0: no cap) */
+    uint64_t bytes; /* ... counted once per name, as the host pays them */
     unsigned seq;
     char path[SBX_WS_MAX_PATH];
     size_t plen;
@@ -346,8 +348,48 @@ static void temp_name(ws_walk *w, char *buf, size_t n)
     snprintf(buf, n, WS_TMP_PREFIX "%ld-%u", (long)getpid(), w->seq++);
 }
 
+/* The directory dir/name, never through a link and never across a mount
+ * point: a filesystem mounted inside the host workspace is not the box's
+ * (the overlay's lower layer shows the directory under it, empty), and a
+ * box that deleted or filled that directory must not reach the mounted
+ * one's files.  -EXDEV for a mount point. */
+static int open_dir_here(int dir, const char *name)
+{
+#ifdef SYS_openat2
+    struct open_how how = {
+        .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+        .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS |
+                   RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+    };
+    int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd >= 0 ? fd : -errno;
+#endif
+    int nfd =
+        openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (nfd < 0)
+        return -errno;
+    /* STATX_ATTR_MOUNT_ROOT where the kernel has it (5.8); before, a
+     * different st_dev (which also stops at a btrfs subvolume). */
+    struct statx sx;
+    struct stat pst, st;
+    bool crossed;
+    if (statx(nfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+        (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        crossed = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    else
+        crossed = fstat(dir, &pst) == 0 && fstat(nfd, &st) == 0 &&
+                  pst.st_dev != st.st_dev;
+    if (crossed) {
+        close(nfd);
+        return -EXDEV;
+    }
+    return nfd;
+}
+
 /* Remove dir/name whatever it is, never following a link: a directory is
- * emptied through fds opened with O_NOFOLLOW. */
+ * emptied through fds opened with O_NOFOLLOW.  A mount point (at any
+ * depth) is left with what holds it: -EXDEV once the rest is gone. */
 static int remove_beneath(ws_walk *w, int dir, const char *name, int depth)
 {
     if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
@@ -356,26 +398,31 @@ static int remove_beneath(ws_walk *w, int dir, const char *name, int depth)
         return -errno;
     if (depth > SBX_WS_MAX_DEPTH * 4)
         return -ELOOP;
-    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_dir_here(dir, name);
     if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
+        return fd == -ENOENT ? 0 : fd;
     DIR *d = fdopendir(fd);
     if (d == NULL) {
         int err = errno;
         close(fd);
         return -err;
     }
-    int rc = 0;
+    int rc = 0, xdev = 0;
     rewinddir(d); /* a dup shares the offset of an earlier pass */
     for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         rc = remove_beneath(w, dirfd(d), de->d_name, depth + 1);
+        if (rc == -EXDEV) { /* a mount point below: its siblings still go */
+            xdev = -EXDEV;
+            rc = 0;
+        }
     }
     closedir(d);
-    if (rc == 0 && unlinkat(dir, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (rc == 0 && xdev == 0 && unlinkat(dir, name, AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
         rc = -errno;
-    return rc;
+    return rc < 0 ? rc : xdev;
 }
 
 static int empty_dir(ws_walk *w, int fd)
@@ -390,13 +437,18 @@ static int empty_dir(ws_walk *w, int fd)
     }
     int rc = 0;
     rewinddir(d); /* a dup shares the offset of an earlier pass */
+    int xdev = 0;
     for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         rc = remove_beneath(w, fd, de->d_name, 0);
+        if (rc == -EXDEV) {
+            xdev = -EXDEV;
+            rc = 0;
+        }
     }
     closedir(d);
-    return rc;
+    return rc < 0 ? rc : xdev;
 }
 
 /* Put the temporary entry tmp in place of name, replacing whatever is
@@ -543,16 +595,26 @@ static int put_symlink(ws_walk *w, int sdir, const char *name,
         unlinkat(ddir, tmp, 0);
         return rc;
     }
+    /* Marked as the box's (a trusted.* xattr: only host root can set or
+     * remove it), so that path handling on the host can refuse to follow
+     * it later (a caller handing <workspace>/out, which the box made a link
+     * to /etc, to its next run).  Best effort: a filesystem without xattrs
+     * on links keeps the link unmarked. */
+    char via[96];
+    snprintf(via, sizeof via, "/proc/self/fd/%d/%s", ddir, tmp);
+    (void)lsetxattr(via, SBX_WS_BOX_LINK_XATTR, "1", 1, 0);
     return install(w, ddir, tmp, name);
 }
 
-/* Open (creating or replacing as needed) the real directory ddir/name. */
+/* Open (creating or replacing as needed) the real directory ddir/name.
+ * -EXDEV: a mount point, left alone. */
 static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
                          uid_t uid, gid_t gid, bool opaque)
 {
-    int fd =
-        openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
+    int fd = open_dir_here(ddir, name);
+    if (fd == -EXDEV)
+        return fd;
+    if (fd < 0 && fd != -ENOENT) {
         /* A symlink, a file, ...: replaced, never followed. */
         int rc = remove_beneath(w, ddir, name, 0);
         if (rc < 0)
@@ -566,6 +628,11 @@ static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
             return -err;
         }
         int rc = opaque ? empty_dir(w, fd) : 0;
+        if (rc == -EXDEV) { /* a mount point inside stays */
+            if (w->st != NULL)
+                w->st->mounts++;
+            rc = 0;
+        }
         /* The box's permission bits; the host's own setgid/sticky kept. */
         mode_t want = (st.st_mode & (S_ISGID | S_ISVTX)) | (mode & 0777);
         if (rc == 0 && (st.st_mode & 07777) != want && fchmod(fd, want) < 0)
@@ -578,9 +645,9 @@ static int open_dest_dir(ws_walk *w, int ddir, const char *name, mode_t mode,
     }
     if (mkdirat(ddir, name, 0700) < 0)
         return -errno;
-    fd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = open_dir_here(ddir, name);
     if (fd < 0)
-        return -errno;
+        return fd;
     if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 0777) < 0) {
         int err = errno;
         close(fd);
@@ -653,11 +720,35 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
                 r = remove_beneath(w, ddir, name, 0);
                 if (r == 0 && w->st)
                     w->st->deleted++;
+                if (r == -EXDEV) { /* a mount point (or one below) stays */
+                    r = 0;
+                    if (w->st)
+                        w->st->mounts++;
+                }
             }
         } else if (S_ISREG(st.st_mode)) {
+            /* Every name becomes its own host file: a hard link costs the
+             * tmpfs nothing, but each of its names costs the host the
+             * whole file.  Allocated blocks, as copy_fd keeps holes (a
+             * sparse file costs the host what it costs the tmpfs). */
+            w->bytes += (uint64_t)st.st_blocks * 512u;
+            if (w->dry && w->limit > 0 && w->bytes > w->limit) {
+                rc = sbx_fail(w->e, SANDBOX_EIO,
+                              "workspace: the box's files would take more "
+                              "than disk_limit (%llu bytes) on the host, "
+                              "counted once per name (hard links are copied "
+                              "as separate files), at '%.300s': nothing was "
+                              "copied back (raise disk_limit)",
+                              (unsigned long long)w->limit, w->path);
+                break;
+            }
             if (!w->dry) {
+                /* O_NONBLOCK: a fifo swapped in since the fstatat (the
+                 * host workspace, in copy mode, is anyone's to change)
+                 * must not hang the run; fstat below refuses it. */
                 int in = openat(sdir, name,
-                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                                    O_NONBLOCK);
                 struct stat ist;
                 if (in < 0 || fstat(in, &ist) < 0 || !S_ISREG(ist.st_mode))
                     r = in < 0 ? -errno : -EINVAL;
@@ -687,6 +778,15 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
             if (!w->dry) {
                 bool opaque = mode == WALK_COMMIT && is_opaque(s);
                 dd = open_dest_dir(w, ddir, name, st.st_mode, uid, gid, opaque);
+                if (dd == -EXDEV) {
+                    /* A filesystem mounted in the host workspace: what the
+                     * box put there is not copied back. */
+                    if (w->st)
+                        w->st->mounts++;
+                    close(s);
+                    pop(w, saved);
+                    continue;
+                }
                 if (dd < 0)
                     r = dd;
             }
@@ -720,11 +820,18 @@ static int walk(ws_walk *w, walk_mode mode, int sdir, int ddir, int depth)
 int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
                   sbx_ws_stats *st, sbx_err *e)
 {
+    return sbx_ws_commit_capped(upper_fd, root_fd, uid, gid, 0, st, e);
+}
+
+int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid, gid_t gid,
+                         uint64_t limit, sbx_ws_stats *st, sbx_err *e)
+{
     ws_walk w;
     memset(&w, 0, sizeof w);
     w.e = e;
     w.uid = uid;
     w.gid = gid;
+    w.limit = limit;
     /* First the bounds, so that a tree the box made too big or too deep is
      * refused whole rather than half applied. */
     w.dry = true;
@@ -1086,13 +1193,23 @@ int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc, sbx_err *e)
                             "workspace: cannot open the upper directory; "
                             "nothing was copied back");
     else
-        rc = sbx_ws_commit(ufd, w->root_fd, w->uid, w->gid, &st, fe);
+        rc = sbx_ws_commit_capped(ufd, w->root_fd, w->uid, w->gid, w->limit,
+                                  &st, fe);
     if (st.skipped > 0) {
         char buf[160];
         snprintf(buf, sizeof buf,
                  "workspace: %llu fifo(s), socket(s) or device node(s) the "
                  "box made were not copied back",
                  (unsigned long long)st.skipped);
+        append_message(res, buf);
+    }
+    if (st.mounts > 0) {
+        char buf[200];
+        snprintf(buf, sizeof buf,
+                 "workspace: %llu entr%s at or under a mount point inside "
+                 "the host workspace were left alone (the box saw the "
+                 "directory under the mount, not the mounted files)",
+                 (unsigned long long)st.mounts, st.mounts == 1 ? "y" : "ies");
         append_message(res, buf);
     }
     if (rc < 0 && run_rc < 0)

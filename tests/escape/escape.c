@@ -110,10 +110,14 @@ static void set_out(outcome *o, int v, const char *fmt, ...)
 /* the shared scene: directories, canaries, listeners                  */
 
 static struct scene {
-    char root[64];         /* /tmp/sbx-escape-XXXXXX (0755)               */
-    char probe_dir[128];   /* holds escape-probe, mounted at /escape      */
-    char ws[128];          /* the workspace of the main box               */
-    char ws_disk[128];     /* the workspace of the disk box               */
+    char root[64];       /* /tmp/sbx-escape-XXXXXX (0755)               */
+    char probe_dir[128]; /* holds escape-probe, mounted at /escape      */
+    char ws[128];        /* the workspace of the main box               */
+    char ws_disk[128];   /* the workspace of the disk box               */
+    char ws_links[128];  /* the workspace of the hard-link box          */
+    char victim[128], c_victim[128]; /* mounted at <ws>/escape-mnt       */
+    char mnt[160], c_mnt[160];       /* ... there                         */
+    bool mounted, c_mounted;
     char ro[128];          /* read-only extra mount at /data              */
     char canary[128];      /* a host file no box may read or write        */
     char link_canary[128]; /* a host file planted links point at        */
@@ -175,6 +179,9 @@ static void scene_setup(void)
     SUB(probe_dir, "probe");
     SUB(ws, "ws");
     SUB(ws_disk, "ws-disk");
+    SUB(ws_links, "ws-links");
+    SUB(victim, "mnt-victim");
+    SUB(c_victim, "c-mnt-victim");
     SUB(ro, "ro");
     SUB(canary, "canary");
     SUB(link_canary, "link-canary");
@@ -192,6 +199,7 @@ static void scene_setup(void)
     mkdir_or_die(S.probe_dir, 0755);
     mkdir_or_die(S.ws, 0755);
     mkdir_or_die(S.ws_disk, 0755);
+    mkdir_or_die(S.ws_links, 0755);
     mkdir_or_die(S.ro, 0755);
     mkdir_or_die(S.cwd_res, 0755);
     mkdir_or_die(S.c_ws, 0755);
@@ -251,6 +259,21 @@ static void scene_setup(void)
         die("stat /");
     snprintf(S.disk, sizeof S.disk, "%u,%u", major(st.st_dev),
              minor(st.st_dev));
+    /* Last, so that no die() above leaves a mount: a filesystem mounted
+     * inside each workspace (a user's bind mount under the directory they
+     * hand the box), holding a file the box never sees. */
+    snprintf(S.mnt, sizeof S.mnt, "%s/escape-mnt", S.ws);
+    snprintf(S.c_mnt, sizeof S.c_mnt, "%s/escape-mnt", S.c_ws);
+    mkdir_or_die(S.victim, 0755);
+    mkdir_or_die(S.c_victim, 0755);
+    mkdir_or_die(S.mnt, 0755);
+    mkdir_or_die(S.c_mnt, 0755);
+    snprintf(p, sizeof p, "%s/keep", S.victim);
+    write_or_die(p, "not the box's\n");
+    snprintf(p, sizeof p, "%s/keep", S.c_victim);
+    write_or_die(p, "not the box's\n");
+    S.mounted = mount(S.victim, S.mnt, NULL, MS_BIND, NULL) == 0;
+    S.c_mounted = mount(S.c_victim, S.c_mnt, NULL, MS_BIND, NULL) == 0;
 }
 
 static void scene_teardown(void)
@@ -259,6 +282,10 @@ static void scene_teardown(void)
     close(S.abs_fd);
     close(S.tcp_fd);
     unlink(S.shm);
+    if (S.mounted)
+        umount2(S.mnt, MNT_DETACH);
+    if (S.c_mounted)
+        umount2(S.c_mnt, MNT_DETACH);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.root);
     if (system(cmd) != 0)
@@ -272,6 +299,7 @@ enum {
     R_MAIN,
     R_READBACK,
     R_DISK,
+    R_LINKS,
     R_RES,
     R_VIEW,
     R_KILL,
@@ -838,6 +866,62 @@ static void host_hardlink(const attack *a, bool ctl, const char *d, outcome *o)
 
 static void host_injected(const attack *a, bool ctl, const char *d, outcome *o);
 
+/* The filesystem mounted at <ws>/escape-mnt: its file must survive and
+ * nothing the box wrote may land in it. */
+static void host_victim(const attack *a, bool ctl, const char *d, outcome *o)
+{
+    (void)a;
+    (void)d;
+    char keep[200], planted[200];
+    const char *v = ctl ? S.c_victim : S.victim;
+    snprintf(keep, sizeof keep, "%s/keep", v);
+    snprintf(planted, sizeof planted, "%s/escape-planted", v);
+    if (!(ctl ? S.c_mounted : S.mounted))
+        set_out(o, V_ERROR, "could not bind-mount %s into the workspace", v);
+    else if (access(keep, F_OK) != 0)
+        set_out(o, V_LANDED,
+                "a file of the filesystem mounted in the workspace is gone");
+    else if (access(planted, F_OK) == 0)
+        set_out(o, V_LANDED, "the box's file landed in the mounted filesystem");
+    else
+        set_out(o, V_HELD, "the mounted filesystem is untouched");
+}
+
+/* What the names in the host's escape-links directory cost its disk, each
+ * name counted (as a commit-back that copies them would pay): more than
+ * the cap is a landed attack.  HELD needs the box's word that it made the
+ * links (a box that could not write proves nothing). */
+static void host_link_fill(const attack *a, bool ctl, const char *d, outcome *o)
+{
+    (void)a;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/escape-links", ctl ? S.c_ws : S.ws_links);
+    unsigned long long sum = 0;
+    int names = 0;
+    DIR *dd = opendir(dir);
+    for (struct dirent *de; dd && (de = readdir(dd)) != NULL;) {
+        struct stat st;
+        if (de->d_name[0] == '.' ||
+            fstatat(dirfd(dd), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        sum += (unsigned long long)st.st_blocks * 512u;
+        names++;
+    }
+    if (dd)
+        closedir(dd);
+    if (sum > DISK_LIMIT_BYTES)
+        set_out(o, V_LANDED,
+                "%d names in the host workspace cost %llu bytes > %s", names,
+                sum, DISK_LIMIT);
+    else if (!d || !strstr(d, "links=") || strstr(d, "links=0 "))
+        set_out(o, V_ERROR, "vacuous: the box made no links (%.300s)",
+                d ? d : "no line");
+    else
+        set_out(o, V_HELD, "%d names, %llu bytes on the host (cap %s)", names,
+                sum, DISK_LIMIT);
+}
+
 /* symlinks planted in the workspace: the host side must not follow them */
 static void prep_link_canary(const attack *a, bool ctl)
 {
@@ -977,6 +1061,8 @@ static const attack attacks[] = {
      HOSTC("file-caps", "${WS}", NULL, host_xattr)},
     {"setuid", "device-node-in-workspace", R_MAIN,
      HOSTC("mknod-ws", "${WS}", NULL, host_devnode)},
+    {"host-paths", "delete-through-workspace-mount", R_MAIN,
+     HOSTC("mnt-clobber", "${WS}/escape-mnt", NULL, host_victim)},
     {"setuid", "hardlink-host-file", R_MAIN,
      HOSTC("hardlink", "${WS},${HOSTFILE}", NULL, host_hardlink)},
     /* seccomp / syscalls */
@@ -1038,6 +1124,8 @@ static const attack attacks[] = {
     {"disk", "fill-var-tmp", R_DISK, BOX("fill-rm", "${VARTMP},32")},
     {"disk", "fill-root", R_DISK, BOX("fill-any", "${ROOT},32")},
     {"disk", "disk-limit-hit-reported", R_DISK, BOX(NULL, "")},
+    {"disk", "hardlink-amplify-commit", R_LINKS,
+     HOSTC("link-fill", "${WSD},4,8", NULL, host_link_fill)},
     /* lifecycle */
     {"lifecycle", "caller-sigkill", R_KILL, BOX(NULL, "")},
     {"lifecycle", "caller-sigkill-cgroup-left", R_KILL, BOX(NULL, "")},
@@ -1058,6 +1146,7 @@ static const attack attacks[] = {
      HOSTC("read-hex", "${WS}/leak-shadow", NULL, host_readback)},
     {"host-paths", "mount-box-path-dotdot", R_LIB, BOX(NULL, "")},
     {"host-paths", "mountpoint-symlink-in-image", R_LIB, BOX(NULL, "")},
+    {"host-paths", "workspace-is-planted-symlink", R_LIB, BOX(NULL, "")},
     {"host-paths", "oom-file-in-caller-cwd", R_RES, BOX(NULL, "")},
 };
 
@@ -1090,9 +1179,10 @@ static char *probe_command(int run, bool ctl)
     n += (size_t)snprintf(cmd + n, cap - n, "'%s' run", probe);
     for (size_t i = 0; i < NA; i++) {
         const attack *a = &A[i];
-        bool mine = ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
-                           a->run == R_DISK || a->run == R_RES)
-                        : a->run == run;
+        bool mine =
+            ctl ? (a->run == R_MAIN || a->run == R_READBACK ||
+                   a->run == R_DISK || a->run == R_LINKS || a->run == R_RES)
+                : a->run == run;
         if (!mine || !a->fn)
             continue;
         char arg[1024];
@@ -1175,7 +1265,8 @@ static void prep_all(int run, bool ctl)
 {
     for (size_t i = 0; i < NA; i++)
         if (A[i].prep && (ctl ? (A[i].run == R_MAIN || A[i].run == R_READBACK ||
-                                 A[i].run == R_DISK || A[i].run == R_RES)
+                                 A[i].run == R_DISK || A[i].run == R_LINKS ||
+                                 A[i].run == R_RES)
                               : A[i].run == run))
             A[i].prep(&A[i], ctl);
 }
@@ -1233,7 +1324,10 @@ static void run_probe_box(int run, call *c)
         const attack *a = &A[i];
         int wrun = a->run == R_READBACK ? R_MAIN : a->run;
         outcome *o = &R[i].box;
-        if (a->run == run && a->fn && o->v == V_HELD &&
+        /* R_LINKS: a commit refused whole is the defence; its host
+         * check wants the box's word that the links were made instead */
+        if (a->run == run && a->fn && o->v == V_HELD && run != R_LINKS &&
+
             (strstr(a->arg, "${WS}") || strstr(a->arg, "${WSD}")) &&
             !ws_writable[wrun]) {
             char why[600];
@@ -1873,6 +1967,74 @@ static int sh(const char *fmt, ...)
     return system(cmd);
 }
 
+/* A box plants /workspace/out -> a host directory; the caller's next run
+ * takes <workspace>/out as its workspace (a per-task output directory the
+ * previous box made, say).  The library must not hand the box the link's
+ * target: read its root-only file, write into it through the commit.  The
+ * control is the naive host side: a path resolved through its links. */
+static void do_ws_symlink(bool ctl)
+{
+    char base[300], target[300], link[400], secret[400], planted[400];
+    snprintf(base, sizeof base, "%s/ws-sym%s", S.root, ctl ? "-c" : "");
+    snprintf(target, sizeof target, "%s/ws-sym-target%s", S.root,
+             ctl ? "-c" : "");
+    snprintf(link, sizeof link, "%s/out", base);
+    snprintf(secret, sizeof secret, "%s/escape-secret", target);
+    snprintf(planted, sizeof planted, "%s/escape-planted", target);
+    mkdir_or_die(base, 0755);
+    mkdir_or_die(target, 0700);
+    write_or_die(secret, S.secret);
+    chmod(secret, 0600);
+    outcome *o = ctl ? ctl_of("workspace-is-planted-symlink")
+                     : box_of("workspace-is-planted-symlink");
+    if (ctl) {
+        if (symlink(target, link) < 0)
+            die("symlink");
+        char *r = realpath(link, NULL);
+        if (r && strcmp(r, target) == 0)
+            set_out(o, V_LANDED, "the naive resolution of %s is %s", link, r);
+        else
+            set_out(o, V_HELD, "the link did not resolve to its target");
+        free(r);
+        return;
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ln -s '%s' /workspace/out", target);
+    call plant = {.command = strdup(cmd),
+                  .workspace = base,
+                  .cancel_w = -1,
+                  .timeout = 30};
+    call_start(&plant);
+    bool got = call_wait(&plant, 60) == 0;
+    struct stat st;
+    if (!got || lstat(link, &st) < 0 || !S_ISLNK(st.st_mode)) {
+        set_out(o, V_ERROR, "vacuous: the first box planted no link (%.200s)",
+                got && plant.msg ? plant.msg : "no result");
+        call_free(&plant);
+        return;
+    }
+    call_free(&plant);
+    call use = {.command = strdup("cat /workspace/escape-secret; : > "
+                                  "/workspace/escape-planted"),
+                .workspace = link,
+                .cancel_w = -1,
+                .timeout = 30};
+    call_start(&use);
+    got = call_wait(&use, 60) == 0;
+    if (!got)
+        set_out(o, V_ERROR, "the second run left no result");
+    else if ((use.out && strstr(use.out, S.secret)) ||
+             access(planted, F_OK) == 0)
+        set_out(o, V_LANDED,
+                "the box got the link's target as its workspace (%s%s)",
+                use.out && strstr(use.out, S.secret) ? "read its secret" : "",
+                access(planted, F_OK) == 0 ? ", wrote into it" : "");
+    else
+        set_out(o, V_HELD, "target untouched (rc %d%s%.200s)", use.rc,
+                use.msg ? ": " : "", use.msg ? use.msg : "");
+    call_free(&use);
+}
+
 static void do_mountpoint_symlink(bool ctl)
 {
     char victim[300], rootfs[300], tag[128], sub[400];
@@ -2027,6 +2189,10 @@ static void run_everything(void)
         else
             set_out(o, V_HELD, "result.disk_limit_hit=1");
     }
+    call links = {
+        .workspace = S.ws_links, .disk_limit = DISK_LIMIT, .cancel_w = -1};
+    run_probe_box(R_LINKS, &links);
+    step("run_probe_box R_LINKS");
     call resc = {
         .cwd = S.cwd_res, .memory = "128m", .pids = 64, .cancel_w = -1};
     run_probe_box(R_RES, &resc);
@@ -2043,6 +2209,7 @@ static void run_everything(void)
             do_lookup(&A[i], false);
     do_dotdot(false);
     do_mountpoint_symlink(false);
+    do_ws_symlink(false);
     step("do_dotdot");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double box_s = (double)(t1.tv_sec - t0.tv_sec);
@@ -2075,6 +2242,7 @@ static void run_everything(void)
             do_lookup(&A[i], true);
     do_dotdot(true);
     do_mountpoint_symlink(true);
+    do_ws_symlink(true);
     step("do_dotdot-ctl");
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -2112,6 +2280,7 @@ static void run_everything(void)
     call_free(&main_c);
     call_free(&rb);
     call_free(&disk);
+    call_free(&links);
     call_free(&resc);
     call_free(&cc);
 }

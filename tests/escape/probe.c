@@ -1095,6 +1095,63 @@ static int a_fill_any(const char *arg)
     return say(HELD, "no directory of the root takes a file");
 }
 
+/* arg: dir,MiB,N: one MiB-sized file in dir/escape-links and N hard
+ * links to it.  The box's tmpfs pays for the file once; a commit-back that
+ * copies every name pays it N + 1 times on the host's disk. */
+static int a_link_fill(const char *arg)
+{
+    char d[400], f[480], l[480];
+    snprintf(d, sizeof d, "%s/escape-links", field(arg, 0));
+    size_t mb = (size_t)atoi(field(arg, 1));
+    int n = atoi(field(arg, 2));
+    mkdir(d, 0755);
+    snprintf(f, sizeof f, "%s/f", d);
+    int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return held_errno(f);
+    static char block[1 << 16];
+    memset(block, 'h', sizeof block);
+    for (size_t done = 0; done < (mb << 20); done += sizeof block)
+        if (write(fd, block, sizeof block) != (ssize_t)sizeof block) {
+            int e = errno;
+            close(fd);
+            return say(HELD, "could not write the file: %s", strerror(e));
+        }
+    close(fd);
+    int made = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(l, sizeof l, "%s/l%d", d, i);
+        made += link(f, l) == 0;
+    }
+    return say(HELD, "links=%d of a %zu MiB file (the host decides)", made, mb);
+}
+
+/* arg: a directory: empty it, remove it, make it again with a file in
+ * it (what `rm -rf d; mkdir d; echo > d/f` does). */
+static int a_mnt_clobber(const char *arg)
+{
+    char p[600];
+    int gone = 0;
+    DIR *d = opendir(arg);
+    for (struct dirent *de; d && (de = readdir(d)) != NULL;) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", arg, de->d_name);
+        gone += unlink(p) == 0;
+    }
+    if (d)
+        closedir(d);
+    rmdir(arg); /* EBUSY on the host: a mount point */
+    mkdir(arg, 0755);
+    snprintf(p, sizeof p, "%s/escape-planted", arg);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return held_errno(p);
+    close(fd);
+    return say(HELD, "removed %d entries, planted a file (the host decides)",
+               gone);
+}
+
 static int a_fill_rm(const char *arg)
 {
     return fill(field(arg, 0), (size_t)atoi(field(arg, 1)), 0);
@@ -1312,6 +1369,8 @@ static const struct {
     {"fork-bomb", a_fork_bomb},
     {"memory-hog", a_memory_hog},
     {"fill", a_fill},
+    {"link-fill", a_link_fill},
+    {"mnt-clobber", a_mnt_clobber},
     {"fill-rm", a_fill_rm},
     {"fill-any", a_fill_any},
     {"setuid", a_setuid},

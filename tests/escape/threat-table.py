@@ -104,6 +104,9 @@ WHAT = {
     "symlink-read-back-canary": "a second box reads the planted canary link; must not get the host file",
     "symlink-read-back-shadow": "a second box reads the planted /etc/shadow link; must not get the host's",
     "mount-box-path-dotdot": "extra mount at /data/../etc must be refused with SANDBOX_EINVAL",
+    "hardlink-amplify-commit": "a 4 MiB file and 8 hard links in a 16m workspace; the names' cost on the host checked",
+    "delete-through-workspace-mount": "rm -rf of a directory that is a mount point in the host workspace, then a file there; the mounted files must stay",
+    "workspace-is-planted-symlink": "box 1 plants <ws>/out -> a host dir; box 2 runs with workspace <ws>/out and must not get that dir",
     "mountpoint-symlink-in-image": "an image whose /mnt links to a host dir, a mount at /mnt/sub: the host dir must stay empty",
     "oom-file-in-caller-cwd": "after an OOM kill nothing appears in the caller's cwd (conmon's 'oom' file)",
 }
