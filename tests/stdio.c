@@ -195,14 +195,20 @@ START_TEST(test_stdin_ignored_100mib)
     memset(data, 'y', n);
     sandbox_opts o;
     sandbox_result r;
-    opts_for(&o, "echo started; sleep 1; echo ended");
+    /* It writes 2 MB before it ends: a loop blocked on the stdin pipe
+     * would never read them, and box and caller would wait on each other. */
+    opts_for(&o, "echo started; head -c 2000000 /dev/zero; sleep 1; "
+                 "echo ended >&2");
     o.stdin_data = data;
     o.stdin_len = n;
+    o.timeout_sec = 30;
     double t0 = now();
     int rc = run(&o, &r);
     double took = now() - t0;
     assert_exit0(rc, &r);
-    ck_assert_str_eq(r.out.data, "started\nended\n");
+    ck_assert_str_eq(r.out.data, "started\n");
+    ck_assert_uint_eq(r.out.total, 2000008);
+    ck_assert_str_eq(r.err.data, "ended\n");
     ck_assert_msg(took < 20.0, "took %.1f s", took);
     sandbox_result_free(&r);
 

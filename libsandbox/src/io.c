@@ -39,7 +39,10 @@ ssize_t sbx_write_nosigpipe(int fd, const void *buf, size_t n)
         r = write(fd, buf, n);
     while (r < 0 && errno == EINTR);
     int err = errno;
-    if (r < 0 && err == EPIPE && !was_pending) {
+    /* Not only on EPIPE: a write that blocked part-way returns the bytes it
+     * wrote even though the reader's going raised the signal. */
+    if (!was_pending && sigpending(&pending) == 0 &&
+        sigismember(&pending, SIGPIPE) == 1) {
         const struct timespec zero = {0, 0};
         while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
             ;
