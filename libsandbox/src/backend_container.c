@@ -94,6 +94,22 @@ static void run_dir_remove_safe(void *arg)
     rmdir(d->path);
 }
 
+/* The guardian's callback: the client's private directory, and the staged
+ * workspace's mounts (a dead caller's box writes are dropped, never left
+ * mounted).  Async-signal-safe. */
+typedef struct guard_ctx {
+    run_dir *rd;
+    const char *ws_merged; /* NULL: no staged workspace */
+} guard_ctx;
+
+static void guard_fire(void *arg)
+{
+    const guard_ctx *gc = arg;
+    run_dir_remove_safe(gc->rd);
+    if (gc->ws_merged != NULL)
+        sbx_ws_detach_safe(gc->ws_merged);
+}
+
 /* The library's side: whatever else conmon left, then the directory. */
 static void run_dir_remove(run_dir *d)
 {
@@ -339,8 +355,9 @@ static int container_run_box(const sbx_plan *plan, sandbox_result *res,
      * plus a grace even if this process is stopped or stuck. */
     time_t started = time(NULL);
     double deadline = sbx_now() + plan->timeout_sec + SBX_GUARDIAN_GRACE_SEC;
-    if ((rc = sbx_guardian_start(&g, deadline, rm, exists, run_dir_remove_safe,
-                                 &rd, e)) < 0)
+    guard_ctx gctx = {&rd, plan->workspace_staged ? plan->workspace : NULL};
+    if ((rc = sbx_guardian_start(&g, deadline, rm, exists, guard_fire, &gctx,
+                                 e)) < 0)
         goto out;
     /* stdin (issue 10): a pipe the capture loop feeds; the client (-i)
      * forwards it to the box. */
@@ -410,6 +427,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
         return rc;
     if (ws != NULL)
         wp.workspace = (char *)sbx_ws_source(ws);
+    wp.workspace_staged = true;
     return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
 }
 

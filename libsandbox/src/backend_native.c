@@ -28,6 +28,7 @@
  * died early never costs the caller a SIGPIPE.  The parent holds its end
  * until the child has exec'd, so the child can tell a dead caller (EOF)
  * from a live one right after setting PR_SET_PDEATHSIG. */
+#include "guardian.h"
 #include "native/native.h"
 
 #include <errno.h>
@@ -494,14 +495,37 @@ unsigned sbx_native_gc(void)
     return sbx_cgroup_sweep(10.0) + sbx_rootfs_sweep();
 }
 
+/* The guardian's callback when the caller died (or stalled past the
+ * deadline): PR_SET_PDEATHSIG has already taken the box's init, and with
+ * it the pid namespace; kill whatever the cgroup still holds, remove it,
+ * and detach a staged workspace.  Async-signal-safe. */
+typedef struct native_guard {
+    const sbx_cgroup *cg;
+    const char *ws_merged;
+} native_guard;
+
+static void native_guard_fire(void *arg)
+{
+    const native_guard *ng = arg;
+    sbx_cgroup_reap_safe((void *)ng->cg);
+    if (ng->ws_merged != NULL)
+        sbx_ws_detach_safe(ng->ws_merged);
+}
+
 static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;
+    sbx_guardian g = {.pid = -1, .fd = -1};
     int rc;
     native_run_init(&r);
-    if ((rc = prepare(&r, p, e)) == 0 && (rc = open_channels(&r, p, e)) == 0 &&
-        (rc = start_box(&r, e)) == 0)
+    native_guard ng = {&r.cg, p->workspace_staged ? p->workspace : NULL};
+    if ((rc = prepare(&r, p, e)) == 0 &&
+        (rc = sbx_guardian_start(
+             &g, sbx_now() + p->timeout_sec + SBX_GUARDIAN_GRACE_SEC, NULL,
+             NULL, native_guard_fire, &ng, e)) == 0 &&
+        (rc = open_channels(&r, p, e)) == 0 && (rc = start_box(&r, e)) == 0)
         rc = run_box(&r, p, res, e);
+    sbx_guardian_release(&g);
     native_run_free(&r);
     sbx_cgroup_sweep_maybe(); /* what killed callers left, once a minute */
     return rc;

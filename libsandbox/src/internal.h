@@ -422,6 +422,10 @@ SBX_HIDDEN int sbx_ws_prepare(const sbx_plan *p, const sbx_idmap *map,
                               sbx_ws **out, sbx_err *e);
 SBX_HIDDEN int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
                                     unsigned flags, sbx_ws **out, sbx_err *e);
+/* For a guardian whose caller died: detach the staged workspace's mounts
+ * (merged is sbx_ws_source()'s path).  Async-signal-safe (umount2 only);
+ * the empty run directory is swept later by sbx_ws_sweep. */
+SBX_HIDDEN void sbx_ws_detach_safe(const char *merged);
 /* The directory to bind at /workspace (NULL for a NULL ws). */
 SBX_HIDDEN const char *sbx_ws_source(const sbx_ws *w);
 SBX_HIDDEN bool sbx_ws_copy_mode(const sbx_ws *w);

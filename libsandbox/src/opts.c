@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #define SBX_COMMAND_MAX (1u << 20)
 
@@ -462,8 +463,64 @@ int sandbox_opts_validate(const sandbox_opts *opts, char **msg)
     return rc;
 }
 
+/* Does resolving `path` pass through a symlink a box made (the workspace
+ * commit-back marks every link it creates with SBX_WS_BOX_LINK_XATTR, which
+ * only host root can set)?  Walks the path one prefix at a time, following
+ * each link's target the way the kernel would (at most 40 links).  Returns
+ * the marked link in *bad (malloc'd), or NULL. */
+static char *box_link_on_path(const char *path, int depth)
+{
+    size_t n = strlen(path);
+    if (depth > 40 || n >= PATH_MAX)
+        return NULL; /* realpath reports the loop or the length */
+    char buf[PATH_MAX];
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && buf[i] != '/')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode)) {
+            if (lgetxattr(buf, SBX_WS_BOX_LINK_XATTR, NULL, 0) >= 0)
+                return sbx_strdup(buf);
+            char target[PATH_MAX];
+            ssize_t t = readlink(buf, target, sizeof target - 1);
+            if (t < 0)
+                return NULL;
+            target[t] = '\0';
+            /* the link's directory, for a relative target */
+            char *slash = strrchr(buf, '/');
+            size_t dl = slash ? (size_t)(slash - buf) : 0;
+            const char *rest = saved ? path + i : "";
+            char *next = target[0] == '/'
+                             ? sbx_asprintf("%s%s", target, rest)
+                             : sbx_asprintf("%.*s%s%s%s", (int)dl, buf,
+                                            slash ? "/" : "", target, rest);
+            if (next == NULL)
+                return NULL;
+            char *bad = box_link_on_path(next, depth + 1);
+            free(next);
+            return bad;
+        }
+        buf[i] = saved;
+    }
+    return NULL;
+}
+
 static int resolve_dir(const char *in, char **out, const char *what, sbx_err *e)
 {
+    char *bad = box_link_on_path(in, 0);
+    if (bad != NULL) {
+        int rc = sbx_fail(e, SANDBOX_EINVAL,
+                          "%s '%s' passes through '%s', a symbolic link a "
+                          "box left in a workspace: the library never "
+                          "follows box-made links; give the real path "
+                          "(or remove the link)",
+                          what, in, bad);
+        free(bad);
+        return rc;
+    }
     char *p = realpath(in, NULL);
     if (p == NULL)
         return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "%s '%s'", what, in);

@@ -29,6 +29,11 @@ SBX_HIDDEN int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan,
                                  sbx_err *e);
 SBX_HIDDEN int sbx_cgroup_add(const sbx_cgroup *cg, pid_t pid, sbx_err *e);
 SBX_HIDDEN void sbx_cgroup_kill(const sbx_cgroup *cg);
+/* For the guardian (arg: a const sbx_cgroup *): kill what the cgroup holds
+ * and remove its directories, retrying for a few seconds.  Uses only
+ * async-signal-safe calls, so it may run in a forked copy of a threaded
+ * caller. */
+SBX_HIDDEN void sbx_cgroup_reap_safe(void *arg);
 SBX_HIDDEN void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st);
 /* Remove the empty run cgroups older than min_age_sec that a killed caller
  * left behind; returns how many directories went. */
