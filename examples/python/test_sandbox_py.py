@@ -435,6 +435,10 @@ def test_run_env_and_mounts(runtime, tmp_path):
     (data / "in.txt").write_text("from host\n")
     rw = tmp_path / "rw"
     rw.mkdir()
+    # The box's root is an unprivileged host uid (100000 here) and podman
+    # and docker cannot idmap an extra mount with runc 1.1: a writable
+    # extra mount must be writable by that uid (native idmaps it).
+    rw.chmod(0o777)
     r = sandbox.run(
         'echo "$GREETING"; cat /data/in.txt; echo x > /out/w.txt; '
         "touch /data/nope 2>/dev/null || echo read-only",
