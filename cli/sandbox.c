@@ -3,6 +3,7 @@
  * sandbox: the command-line face of libsandbox.
  *
  *   sandbox [OPTION ...] -- COMMAND [ARG ...]
+ *   sandbox [OPTION ...] --argv -- PROGRAM [ARG ...]
  *   sandbox gc [--all] [--runtime R]
  *
  * Thin by design: parse options into a sandbox_opts, call sandbox_run(),
@@ -37,10 +38,12 @@
 
 static const char usage_text[] =
     "Usage: sandbox [OPTION ...] -- COMMAND [ARG ...]\n"
+    "       sandbox [OPTION ...] --argv -- PROGRAM [ARG ...]\n"
     "       sandbox gc [--all] [--runtime NAME|PATH]\n"
     "\n"
     "Run COMMAND (the words after --, joined by single spaces, run as\n"
-    "`sh -c`) in a throw-away container and print:\n"
+    "`sh -c`; with --argv, PROGRAM exec'd with each ARG as one argument,\n"
+    "no shell) in a throw-away container and print:\n"
     "  exit=<n>\\n--- stdout ---\\n<stdout>--- stderr ---\\n<stderr>\n"
     "\n"
     "Options:\n"
@@ -71,6 +74,11 @@ static const char usage_text[] =
     "                         else podman, else docker)\n"
     "  --output-limit BYTES   bytes kept per stream and text cap (default "
     "50000)\n"
+    "  --stdin FILE|-         feed FILE (- : this stdin) to the command's "
+    "stdin\n"
+    "                         (default: /dev/null)\n"
+    "  --argv                 run the words after -- as a program and its\n"
+    "                         arguments, one word each, without a shell\n"
     "  --json                 print the whole result as JSON\n"
     "  -V, --version          print the CLI and library versions\n"
     "  -h, --help             print this help\n"
@@ -192,7 +200,12 @@ static json_t *jstream(const sandbox_stream *st)
 
 static int print_json(const sandbox_opts *o, const sandbox_result *r)
 {
-    json_t *env = json_array(), *mounts = json_array();
+    json_t *env = json_array(), *mounts = json_array(), *words = json_null();
+    if (o->argv != NULL) {
+        words = json_array();
+        for (size_t i = 0; i < o->argc; i++)
+            json_array_append_new(words, json_string(o->argv[i]));
+    }
     for (size_t i = 0; i < o->n_env; i++)
         json_array_append_new(env, json_string(o->env[i]));
     for (size_t i = 0; i < o->n_mounts; i++)
@@ -201,12 +214,12 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
                                                 o->mounts[i].box, "writable",
                                                 o->mounts[i].writable));
     json_t *opts = json_pack(
-        "{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+        "{s:o, s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
         " s:I, s:o, s:o}",
-        "command", jstr(o->command), "image", jstr(o->image), "workspace",
-        jstr(o->workspace), "timeout_sec", o->timeout_sec, "network",
-        o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none", "memory",
-        jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
+        "command", jstr(o->command), "argv", words, "image", jstr(o->image),
+        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
+        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
+        "memory", jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
         "runtime", jstr(o->runtime), "output_limit",
         (json_int_t)o->output_limit, "env", env, "mounts", mounts);
     if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
@@ -321,6 +334,8 @@ enum {
     OPT_OUTPUT_LIMIT,
     OPT_ENV,
     OPT_MOUNT,
+    OPT_STDIN,
+    OPT_ARGV,
     OPT_ALLOW,
     OPT_ALLOW_FILE,
     OPT_MAX_CONNECTIONS,
@@ -343,6 +358,8 @@ static const struct option run_longopts[] = {
     {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
     {"env", required_argument, NULL, OPT_ENV},
     {"mount", required_argument, NULL, OPT_MOUNT},
+    {"stdin", required_argument, NULL, OPT_STDIN},
+    {"argv", no_argument, NULL, OPT_ARGV},
     {"allow", required_argument, NULL, OPT_ALLOW},
     {"allow-file", required_argument, NULL, OPT_ALLOW_FILE},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
@@ -362,6 +379,8 @@ struct cli {
     char **mount_bufs; /* one realpath'd host and one copy per mount */
     size_t n_bufs;
     int json;
+    int argv_mode;     /* --argv: the words are the argv, not joined */
+    int stdin_file;    /* --stdin FILE: the fd opened, else -1 */
     char **allow;      /* --allow / --allow-file entries, owned */
     char **allow_from; /* where each came from, for error messages */
     size_t n_allow, cap_allow;
@@ -564,6 +583,21 @@ static int parse_args(struct cli *c, int argc, char **argv)
             if (add_mount(c, optarg) < 0)
                 return EXIT_SANDBOX;
             break;
+        case OPT_ARGV: c->argv_mode = 1; break;
+        case OPT_STDIN:
+            if (c->stdin_file >= 0)
+                close(c->stdin_file);
+            c->stdin_file = -1;
+            if (!strcmp(optarg, "-")) {
+                o->stdin_fd = STDIN_FILENO;
+            } else if ((c->stdin_file = open(optarg, O_RDONLY | O_CLOEXEC)) <
+                       0) {
+                return fail("--stdin %s: %s", optarg, strerror(errno)),
+                       EXIT_SANDBOX;
+            } else {
+                o->stdin_fd = c->stdin_file;
+            }
+            break;
         case 'V':
         case OPT_VERSION:
             printf("sandbox %s (libsandbox %s)\n", SANDBOX_VERSION_STRING,
@@ -586,9 +620,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
         usage_error("no command given: put the command after --");
         return EXIT_SANDBOX;
     }
-    if (!(c->command = join_words(argv + dd + 1, argc - dd - 1)))
-        return fail("out of memory"), EXIT_SANDBOX;
-    o->command = c->command;
+    if (c->argv_mode) {
+        o->argv = (const char *const *)(argv + dd + 1);
+        o->argc = (size_t)(argc - dd - 1);
+    } else {
+        if (!(c->command = join_words(argv + dd + 1, argc - dd - 1)))
+            return fail("out of memory"), EXIT_SANDBOX;
+        o->command = c->command;
+    }
     o->env = c->env;
     o->allow = (const char *const *)c->allow;
     o->n_allow = c->n_allow;
@@ -671,6 +710,7 @@ int main(int argc, char **argv)
 
     struct cli c;
     memset(&c, 0, sizeof c);
+    c.stdin_file = -1;
     if (sandbox_opts_init(&c.opts, sizeof c.opts) < 0 ||
         sandbox_result_init(&c.res, sizeof c.res) < 0) {
         fail("libsandbox rejected the struct sizes (ABI mismatch)");
@@ -704,6 +744,8 @@ int main(int argc, char **argv)
     free(c.allow_from);
     free(c.workspace);
     free(c.command);
+    if (c.stdin_file >= 0)
+        close(c.stdin_file);
     if (cancel_pipe[0] >= 0) {
         close(cancel_pipe[0]);
         close(cancel_pipe[1]);

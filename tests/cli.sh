@@ -70,6 +70,24 @@ check "--version" bash -c "'$sb' --version | grep -q '0\.'"
 check "--help mentions exit codes" bash -c "'$sb' --help | grep -q 124"
 check "gc runs" "$sb" gc --runtime podman
 
+# --stdin FILE|- and --argv (issue 10), on every backend.
+printf 'one\0two\n' >"$work/in.bin"
+for rt in podman docker native; do
+    cd "$work" || exit 1
+    out=$("$sb" --runtime "$rt" --image busybox:latest --no-workspace \
+        --stdin "$work/in.bin" -- od -An -c)
+    check "$rt: --stdin FILE reaches the box's stdin (NUL kept)" \
+        grep -q 'o   n   e  \\0   t   w   o  \\n' <<<"$out"
+    out=$(printf 'from-pipe' | "$sb" --runtime "$rt" --image busybox:latest \
+        --no-workspace --stdin - -- cat)
+    check "$rt: --stdin - forwards the CLI's stdin" grep -qx 'from-pipe' <<<"$out"
+    out=$("$sb" --runtime "$rt" --image busybox:latest --no-workspace \
+        --argv -- printf '[%s]\n' 'a b' '$HOME' ';' '')
+    check "$rt: --argv passes each word as one argument" \
+        [ "$out" = $'exit=0\n--- stdout ---\n[a b]\n[$HOME]\n[;]\n[]\n--- stderr ---' ]
+done
+"$sb" --no-workspace --stdin "$work/nope" -- cat >/dev/null 2>&1
+check "--stdin of a missing file exits 125" [ $? -eq 125 ]
 # network allowlist: bad entries are refused before anything runs, naming
 # the entry (and the file line); a run's --json carries the record.  The
 # only server is the test's own, on 127.0.0.1.

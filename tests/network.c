@@ -477,6 +477,32 @@ START_TEST(test_bulk_transfer)
 }
 END_TEST
 
+/* argv mode (no shell: the relay execs the words) and stdin, through the
+ * relay, unchanged. */
+START_TEST(test_argv_mode_and_stdin)
+{
+    char script[512];
+    snprintf(script, sizeof script,
+             "cat; echo \" $HTTPS_PROXY\"; " CONNECT_SH("localhost:%d"),
+             srv.port);
+    const char *words[] = {"bash", "-c", script};
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, NULL);
+    o.argv = words;
+    o.argc = 3;
+    o.stdin_data = "from-stdin";
+    o.stdin_len = 10;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(strstr(r.out.data, "from-stdin http://127.0.0.1:3128") !=
+                      NULL,
+                  "out: %s err: %s", r.out.data, r.err.data);
+    ck_assert_ptr_nonnull(strstr(r.out.data, "HELLO"));
+    ck_assert_uint_eq(r.net_attempts, 1);
+    sandbox_result_free(&r);
+}
+END_TEST
+
 /* Native bridge (slirp4netns): checked by looking inside the box only --
  * its interfaces and routes; nothing is sent. */
 START_TEST(test_native_bridge_interfaces)
@@ -517,6 +543,7 @@ static Suite *network_suite(void)
     tcase_add_test(tc, test_caller_death_stops_proxy);
     tcase_add_test(tc, test_native_bridge_interfaces);
     tcase_add_test(tc, test_bulk_transfer);
+    tcase_add_test(tc, test_argv_mode_and_stdin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -645,6 +645,8 @@ START_TEST(test_container_argv)
     sbx_netrun n;
     memset(&n, 0, sizeof n);
     n.active = true;
+    char *words[] = {"sh", "-c", SBX_NET_WRAPPER, "sh", "echo 'a b'", NULL};
+    n.argv = words;
     snprintf(n.px.sockdir, sizeof n.px.sockdir, "/run/libsandbox/net-x/s");
     snprintf(n.relay, sizeof n.relay, "/usr/libexec/sandbox-netrelay");
     plan.net = &n;

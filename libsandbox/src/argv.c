@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The container CLI's argv, nothing else.  No shell is ever involved: the
- * command reaches the box as one argument of `sh -c`. */
+ * command reaches the box as one argument of `sh -c`, or argv mode's words
+ * as words. */
 #include "internal.h"
 #include "net.h"
 
@@ -166,14 +167,23 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
         addf(&b, "--env=%s", p->env[i]);
     /* "--" is not used: docker and podman stop option parsing at the image,
      * and the image was validated not to start with '-'. */
+    if (p->stdin_open)
+        add(&b, "-i"); /* the client forwards its stdin (our pipe) */
     add(&b, p->image);
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* The relay first, then the command or the words (net.h). */
+        for (char **w = p->net->argv; *w; w++)
+            add(&b, *w);
+        return finish(&b, argv, e);
+    }
+    if (p->argv != NULL) {
+        /* argv mode: the words as they are, no shell (issue 10). */
+        for (size_t i = 0; i < p->argc; i++)
+            add(&b, p->argv[i]);
+        return finish(&b, argv, e);
+    }
     add(&b, "sh");
     add(&b, "-c");
-    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
-        /* The relay first, then the command as "$1" (net.h). */
-        add(&b, SBX_NET_WRAPPER);
-        add(&b, "sh");
-    }
     add(&b, p->command);
     return finish(&b, argv, e);
 }

@@ -377,7 +377,14 @@ static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     if ((rc = sbx_guardian_start(&g, deadline, rm, exists, guard_fire, &gctx,
                                  e)) < 0)
         goto out;
-    rc = sbx_spawn_in(argv, true, rd.path[0] ? rd.path : "/", &child, e);
+    /* stdin (issue 10): a pipe the capture loop feeds; the client (-i)
+     * forwards it to the box. */
+    int in_r = -1;
+    rc = plan->io != NULL ? sbx_io_stdin_pipe(plan->io, &in_r, e) : 0;
+    if (rc == 0)
+        rc = sbx_spawn_io(argv, true, rd.path[0] ? rd.path : "/", in_r, &child,
+                          e);
+    sbx_closep(&in_r);
     if (rc < 0)
         goto out;
     if (child.pidfd >= 0)
@@ -385,6 +392,7 @@ static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     if (plan->kind == SBX_RT_DOCKER && docker_info_start(plan, &info) < 0)
         info.pid = -1;
     cap.cap = plan->output_limit;
+    cap.io = plan->io;
     rc = sbx_capture_run(&child, plan->timeout_sec, plan->cancel_fd,
                          stop_container, &sc, &cap, e);
     sbx_child_close(&child);

@@ -52,6 +52,7 @@ typedef struct native_run {
     char *rootfs;
     char **envp;
     char *argv[4];
+    char **xargv; /* argv mode: opts.argv NULL-terminated (borrowed words) */
     struct sock_fprog prog;
     sbx_cgroup cg;
     bool have_cg;
@@ -60,6 +61,7 @@ typedef struct native_run {
     sbx_userns userns;
     char tmp_opts[64];
     int out[2], err[2], sync[2], epipe[2]; /* [0]: the parent's end */
+    int in_r; /* the box's stdin pipe's read end (io.c), or -1 */
     void *stack;
     pid_t pid;
     double t0;
@@ -74,6 +76,7 @@ static void native_run_init(native_run *r)
     r->a.userns_fd = -1;
     r->stack = MAP_FAILED;
     r->pid = -1;
+    r->in_r = -1;
     for (int i = 0; i < 2; i++)
         r->out[i] = r->err[i] = r->sync[i] = r->epipe[i] = -1;
 }
@@ -88,6 +91,8 @@ static void native_run_free(native_run *r)
         for (char **p = r->envp; *p; p++)
             free(*p);
     free(r->envp);
+    free(r->xargv);
+    sbx_closep(&r->in_r);
     free(r->prog.filter);
     free(r->rootfs);
     sbx_closep(&r->rootfs_lock);
@@ -176,6 +181,31 @@ static int add_extra_mounts(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
+/* sh -c command, or argv mode: the words as given, argv[0] looked up in
+ * the box's PATH (the last PATH= of its environment: opts.env's wins). */
+static int set_argv(native_run *r, const sbx_plan *p, sbx_err *e)
+{
+    if (p->argv == NULL) {
+        r->argv[0] = "sh";
+        r->argv[1] = "-c";
+        r->argv[2] = (char *)p->command;
+        r->argv[3] = NULL;
+        r->a.argv = r->argv;
+        return 0;
+    }
+    r->xargv = calloc(p->argc + 1, sizeof(char *));
+    if (r->xargv == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->argc; i++)
+        r->xargv[i] = (char *)p->argv[i];
+    r->a.argv = r->xargv;
+    r->a.path = "";
+    for (char **v = r->envp; *v; v++)
+        if (strncmp(*v, "PATH=", 5) == 0)
+            r->a.path = *v + 5;
+    return 0;
+}
+
 /* The root filesystem and the box's fixed mount points in it. */
 static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
 {
@@ -237,11 +267,8 @@ static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
         (rc = add_extra_mounts(r, p, e)) < 0 ||
         (rc = add_net_mounts(r, e)) < 0 || (rc = build_env(r, p, e)) < 0)
         return rc;
-    r->argv[0] = "sh";
-    r->argv[1] = "-c";
-    r->argv[2] = (char *)p->command;
-    r->argv[3] = NULL;
-    r->a.argv = r->argv;
+    if ((rc = set_argv(r, p, e)) < 0)
+        return rc;
     if (r->net != NULL && r->net->active)
         r->a.argv = r->net->argv; /* the relay first (net.h) */
     r->a.envp = r->envp;
@@ -256,7 +283,7 @@ static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
-static int open_channels(native_run *r, sbx_err *e)
+static int open_channels(native_run *r, const sbx_plan *p, sbx_err *e)
 {
     if (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0 ||
         pipe2(r->epipe, O_CLOEXEC) < 0 ||
@@ -266,7 +293,12 @@ static int open_channels(native_run *r, sbx_err *e)
     r->a.err_fd = r->epipe[1];
     r->a.out_w = r->out[1];
     r->a.err_w = r->err[1];
-    int parent_ends[4] = {r->out[0], r->err[0], r->epipe[0], r->sync[0]};
+    int rc = p->io != NULL ? sbx_io_stdin_pipe(p->io, &r->in_r, e) : 0;
+    if (rc < 0)
+        return rc;
+    r->a.in_r = r->in_r;
+    int parent_ends[5] = {r->out[0], r->err[0], r->epipe[0], r->sync[0],
+                          p->io != NULL ? p->io->in_w : -1};
     memcpy(r->a.parent_fds, parent_ends, sizeof parent_ends);
     r->stack = mmap(NULL, SBX_STACK_SIZE, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -279,6 +311,12 @@ static int open_channels(native_run *r, sbx_err *e)
 static int child_error(const native_run *r, const int rec[2], sbx_err *e)
 {
     bool exec = rec[0] == STEP_EXEC;
+    if (exec && r->xargv != NULL)
+        return sbx_fail_errno(e, SANDBOX_ERUNTIME, rec[1],
+                              "the native box could not execute '%s' (argv "
+                              "mode: looked up in the box's PATH %s unless "
+                              "it contains a '/')",
+                              r->xargv[0], r->a.path);
     return sbx_fail_errno(
         e, exec ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
         "the native box could not start: %s%s%s%s", sbx_box_step_name(rec[0]),
@@ -362,6 +400,7 @@ static int start_box(native_run *r, sbx_err *e)
     sbx_closep(&r->epipe[1]);
     sbx_closep(&r->out[1]);
     sbx_closep(&r->err[1]);
+    sbx_closep(&r->in_r);
     if ((!r->a.late_userns &&
          (rc = sbx_userns_write(&r->userns, r->pid, e)) < 0) ||
         (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0 ||
@@ -456,7 +495,7 @@ static int run_box(native_run *r, const sbx_plan *p, sandbox_result *res,
 #endif
     fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
     fcntl(c.err_fd, F_SETFL, O_NONBLOCK);
-    sbx_capture cap = {.cap = p->output_limit};
+    sbx_capture cap = {.cap = p->output_limit, .io = p->io};
     native_stop ns = {.r = r, .init = r->pid};
     int rc = sbx_capture_run(&c, p->timeout_sec - (sbx_now() - r->t0),
                              p->cancel_fd, stop_native, &ns, &cap, e);
@@ -515,7 +554,7 @@ static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
         (rc = sbx_guardian_start(
              &g, sbx_now() + p->timeout_sec + SBX_GUARDIAN_GRACE_SEC, NULL,
              NULL, native_guard_fire, &ng, e)) == 0 &&
-        (rc = open_channels(&r, e)) == 0 && (rc = start_box(&r, e)) == 0)
+        (rc = open_channels(&r, p, e)) == 0 && (rc = start_box(&r, e)) == 0)
         rc = run_box(&r, p, res, e);
     sbx_guardian_release(&g);
     native_run_free(&r);

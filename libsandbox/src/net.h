@@ -126,9 +126,12 @@ typedef struct sbx_netrun {
     bool active;      /* allowlist: the proxy runs                        */
     sbx_proxy px;     /* mount px.sockdir at SBX_NET_BOX_DIR (ro)          */
     char relay[4096]; /* mount onto SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME */
-    char *argv[6];    /* the box's argv: sh -c SBX_NET_WRAPPER sh COMMAND  */
-    int network;      /* the plan's sandbox_network                        */
-    pid_t slirp_pid;  /* native bridge: slirp4netns, or -1                 */
+    /* The box's argv: sh -c SBX_NET_WRAPPER sh COMMAND, or in argv mode
+     * SBX_NET_BOX_DIR/relay -p 3128 -s SOCK -- ARGV... (NULL-terminated,
+     * owned; the strings are borrowed from the plan or static). */
+    char **argv;
+    int network;     /* the plan's sandbox_network                        */
+    pid_t slirp_pid; /* native bridge: slirp4netns, or -1                 */
     int slirp_exit_fd;
 } sbx_netrun;
 

@@ -49,12 +49,27 @@ int sbx_netrun_start(const sbx_plan *p, sbx_netrun *n, sbx_err *e)
     if (rc < 0)
         return rc;
     n->active = true;
-    n->argv[0] = "sh";
-    n->argv[1] = "-c";
-    n->argv[2] = SBX_NET_WRAPPER;
-    n->argv[3] = "sh";
-    n->argv[4] = (char *)p->command;
-    n->argv[5] = NULL;
+    size_t words = p->argv != NULL ? p->argc : 1;
+    n->argv = calloc(words + 7, sizeof *n->argv);
+    if (n->argv == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    size_t k = 0;
+    if (p->argv != NULL) { /* argv mode: no shell, the relay execs it */
+        static const char *const relay[] = {
+            SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME, "-p", "3128", "-s",
+            SBX_NET_BOX_DIR "/" SBX_NET_SOCK_NAME,  "--"};
+        for (size_t i = 0; i < 6; i++)
+            n->argv[k++] = (char *)relay[i];
+        for (size_t i = 0; i < p->argc; i++)
+            n->argv[k++] = (char *)p->argv[i];
+    } else {
+        n->argv[k++] = "sh";
+        n->argv[k++] = "-c";
+        n->argv[k++] = SBX_NET_WRAPPER;
+        n->argv[k++] = "sh";
+        n->argv[k++] = (char *)p->command;
+    }
+    n->argv[k] = NULL;
     return 0;
 }
 
@@ -163,6 +178,8 @@ void sbx_netrun_finish(sbx_netrun *n, sandbox_result *res)
         }
         n->slirp_pid = -1;
     }
+    free(n->argv);
+    n->argv = NULL;
     if (!n->active)
         return;
     size_t attempts = 0;

@@ -145,7 +145,8 @@ typedef struct sbx_box {
     int sync_fd;       /* socket: the parent's go/ack bytes */
     int err_fd;        /* {step, errno} on failure; EOF at exec */
     int out_w, err_w;  /* the box's stdout, stderr */
-    int parent_fds[4]; /* the parent's ends, closed first in the child */
+    int in_r;          /* the box's stdin (a pipe), -1: /dev/null */
+    int parent_fds[5]; /* the parent's ends, closed first in the child */
     bool late_userns;  /* root caller: mount as host root, then the userns */
     int userns_fd;     /* late_userns: the namespace to enter (and idmap) */
     bool drop_groups;  /* setgroups(0) is allowed (root caller) */
@@ -156,6 +157,7 @@ typedef struct sbx_box {
     size_t n_mounts;
     struct sock_fprog *prog;
     char *const *argv, *const *envp;
+    const char *path; /* argv mode: the box's PATH for argv[0] (NULL: sh) */
 } sbx_box;
 
 /* The clone child's entry point. */
