@@ -160,19 +160,15 @@ static void append_message(sandbox_result *res, const char *add)
 
 /* ---- the user namespace an idmapped mount needs -------------------------- */
 
-typedef struct ns_child_arg {
-    int rfd, wfd;
-} ns_child_arg;
-
+/* The holder only has to exist until the parent opened its namespace; the
+ * parent then SIGKILLs it.  It must not wait on a pipe: a concurrent
+ * thread's holder (or any fork) inherits the pipe's write end and the two
+ * holders would wait for each other for ever. */
 static int ns_child(void *varg)
 {
-    const ns_child_arg *a = varg;
-    char b;
-    /* The child got its own copy of the write end: drop it, then wait for
-     * the parent's to close. */
-    close(a->wfd);
-    while (read(a->rfd, &b, 1) < 0 && errno == EINTR)
-        ;
+    (void)varg;
+    for (;;)
+        pause();
     return 0;
 }
 
@@ -236,13 +232,9 @@ static int make_userns(const ws_map *map, sbx_err *e)
 {
     /* No CLONE_VM, so the child runs on its own copy of this buffer. */
     _Alignas(16) char stack[8192];
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return sbx_fail_errno(e, SANDBOX_EIO, errno, "pipe2");
-    ns_child_arg arg = {p[0], p[1]};
     /* Exit signal 0: the caller gets no SIGCHLD for it.  No CLONE_VM
-     * (valgrind cannot follow that); the child only reads a pipe. */
-    pid_t pid = clone(ns_child, stack + sizeof stack, CLONE_NEWUSER, &arg);
+     * (valgrind cannot follow that); the child only pauses. */
+    pid_t pid = clone(ns_child, stack + sizeof stack, CLONE_NEWUSER, NULL);
     int fd = -1, err = 0;
     if (pid < 0) {
         err = errno;
@@ -259,11 +251,11 @@ static int make_userns(const ws_map *map, sbx_err *e)
         }
         err = -rc;
     }
-    close(p[1]);
-    if (pid > 0)
+    if (pid > 0) {
+        kill(pid, SIGKILL);
         while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
             ;
-    close(p[0]);
+    }
     if (fd < 0)
         return sbx_fail_errno(e, SANDBOX_ERUNTIME, err,
                               "cannot create the user namespace for the "
