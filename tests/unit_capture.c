@@ -840,6 +840,20 @@ static size_t read_log(char ****lines)
     }
     size_t n = tu_log_parse(log, lines);
     free(log);
+    /* `image inspect` (image_id.c) runs concurrently with `run`, so its
+     * place in the log varies: move it after every other call (stable). */
+    char ***l = *lines;
+    size_t k = 0;
+    char **inspect[8];
+    size_t ni = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (l[i][0] && l[i][1] && strcmp(l[i][1], "image") == 0 && ni < 8)
+            inspect[ni++] = l[i];
+        else
+            l[k++] = l[i];
+    }
+    for (size_t i = 0; i < ni; i++)
+        l[k++] = inspect[i];
     return n;
 }
 

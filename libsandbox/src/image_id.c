@@ -22,6 +22,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -208,4 +209,66 @@ void sbx_fill_image_id(const sbx_plan *plan, sandbox_result *res)
         return;
     }
     res->image_id = engine_image_id(plan->runtime_path, plan->image);
+}
+
+int sbx_image_id_start(const sbx_plan *plan, sbx_child *c)
+{
+    c->pid = c->pidfd = c->out_fd = c->err_fd = -1;
+    if (plan->kind == SBX_RT_NATIVE || plan->image == NULL)
+        return -1;
+    char *argv[] = {
+        plan->runtime_path,  "image", "inspect", "--format", "{{.Id}}",
+        (char *)plan->image, NULL};
+    if (sbx_spawn(argv, true, c, NULL) < 0) {
+        c->pid = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read what the inspect child printed (a few dozen bytes), at most
+ * SBX_INSPECT_TIMEOUT_SEC, then make sure it is gone and reaped. */
+static char *finish_output(sbx_child *c)
+{
+    char buf[4096];
+    size_t n = 0;
+    double end = sbx_now() + SBX_INSPECT_TIMEOUT_SEC;
+    while (n < sizeof buf - 1) {
+        int ms = (int)((end - sbx_now()) * 1000);
+        if (ms <= 0)
+            break;
+        struct pollfd pf = {.fd = c->out_fd, .events = POLLIN};
+        int r = poll(&pf, 1, ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        ssize_t k = read(c->out_fd, buf + n, sizeof buf - 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    kill(-c->pid, SIGKILL);
+    int st;
+    sbx_reap(c, &st);
+    sbx_child_close(c);
+    return normalize_id(buf);
+}
+
+void sbx_image_id_finish(sbx_child *c, const sbx_plan *plan,
+                         sandbox_result *res, bool keep)
+{
+    if (c->pid <= 0) {
+        if (keep)
+            sbx_fill_image_id(plan, res);
+        return;
+    }
+    char *id = finish_output(c);
+    if (keep && SBX_HAS(res, image_id) && res->image_id == NULL)
+        res->image_id = id;
+    else
+        free(id);
 }

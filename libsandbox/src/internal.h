@@ -370,6 +370,13 @@ SBX_HIDDEN int sbx_native_cgroup_reap(const char *run_name);
 SBX_HIDDEN bool sbx_native_available(void);
 /* image_id.c: set res->image_id after a run (NULL when unknown). */
 SBX_HIDDEN void sbx_fill_image_id(const sbx_plan *plan, sandbox_result *res);
+/* podman/docker: start `image inspect` before the run, so it costs no wall
+ * time and names the image as the run starts (c->pid -1 for native).
+ * finish reads it into res->image_id when keep (the run succeeded),
+ * falling back to sbx_fill_image_id; it always reaps the child. */
+SBX_HIDDEN int sbx_image_id_start(const sbx_plan *plan, sbx_child *c);
+SBX_HIDDEN void sbx_image_id_finish(sbx_child *c, const sbx_plan *plan,
+                                    sandbox_result *res, bool keep);
 /* Set res->message (takes ownership of msg; NULL allowed). */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
 

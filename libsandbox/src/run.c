@@ -73,11 +73,15 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
     else if (plan.kind == SBX_RT_NATIVE)
         rc = sbx_native_run(&plan, res, &e);
-    else
+    else {
+        sbx_child inspect;
+        sbx_image_id_start(&plan, &inspect);
         rc = sbx_container_run(&plan, res, &e);
+        sbx_image_id_finish(&inspect, &plan, res, rc == 0);
+    }
     if (rc == 0 && (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0))
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
-    if (rc == 0)
+    if (rc == 0 && plan.kind == SBX_RT_NATIVE)
         sbx_fill_image_id(&plan, res); /* what ran, pinned (image_id.c) */
     if (rc == 0)
         add_io_note(res, &io);
