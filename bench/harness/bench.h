@@ -303,6 +303,10 @@ typedef struct evaluate_args {
     const char *eval_id;  /* NULL: timestamp */
     long long seed;       /* recorded; SANDBOX_BENCH_SEED in the box */
     const char *sign_key; /* private key: sign scorecards; NULL: none */
+    /* ---- executors (executor.h) ---- */
+    int cancel_fd; /* > 0: readable => every run is cancelled (evaluate-one
+                      on SIGTERM); 0: none */
+    const struct slurm_opts *slurm; /* non-NULL: --executor slurm */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under

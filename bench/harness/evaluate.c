@@ -21,6 +21,7 @@
  * written to <out>/evals/<task>/<id>/results.json.
  */
 #include "bench.h"
+#include "executor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -154,6 +155,8 @@ static void run_one(eval_ctx *cx, eval_job *job)
     opts.output_limit = t->limits.output_limit;
     opts.mounts = &mount;
     opts.n_mounts = 1;
+    if (cx->args->cancel_fd > 0)
+        opts.cancel_fd = cx->args->cancel_fd;
     /* the task's env plus the recorded seed */
     const char **env = xcalloc(t->n_env + 1, sizeof *env);
     for (size_t i = 0; i < t->n_env; i++)
@@ -588,19 +591,37 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                 t->name, n, n == 1 ? "" : "s", a->repeat,
                 a->repeat == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
                 t->image, dir);
-    pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
-    int started = 0;
-    for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&th[i], NULL, worker, &cx) != 0)
-            break;
-        started++;
+    if (a->slurm) {
+        /* The Slurm executor (executor_slurm.c) runs the plan as a job
+         * array and fills every job's outcome; the log is written here, in
+         * plan order, as the local workers would have. */
+        eval_job_ref *refs = xcalloc(cx.n_jobs, sizeof *refs);
+        for (size_t i = 0; i < cx.n_jobs; i++)
+            refs[i] = (eval_job_ref){cx.jobs[i].cand, cx.jobs[i].repeat,
+                                     &cx.jobs[i].out, &cx.jobs[i].run_dir};
+        eval_plan_view v = {t, cands, n, a, dir, id, refs, cx.n_jobs};
+        int xrc = slurm_execute(&v, e);
+        free(refs);
+        pthread_mutex_destroy(&cx.lock);
+        if (xrc != 0)
+            goto free_jobs;
+        for (size_t i = 0; i < cx.n_jobs; i++)
+            log_run(&cx, &cx.jobs[i]);
+    } else {
+        pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
+        int started = 0;
+        for (int i = 0; i < nthreads; i++) {
+            if (pthread_create(&th[i], NULL, worker, &cx) != 0)
+                break;
+            started++;
+        }
+        if (started == 0)
+            worker(&cx);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        free(th);
+        pthread_mutex_destroy(&cx.lock);
     }
-    if (started == 0)
-        worker(&cx);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
-    pthread_mutex_destroy(&cx.lock);
 
     json_t *doc = aggregate(&cx, n);
     char *rpath = path_join(dir, "results.json");
@@ -622,6 +643,7 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     } else {
         json_decref(doc);
     }
+free_jobs:
     for (size_t i = 0; i < cx.n_jobs; i++) {
         free(cx.jobs[i].out.status);
         free(cx.jobs[i].out.detail);
@@ -637,6 +659,22 @@ out:
     free(dir);
     free(id);
     return rc;
+}
+
+void evaluate_run_single(const bench_task *t, const candidate *c,
+                         const evaluate_args *a, const char *eval_dir,
+                         int repeat, run_outcome *out, char **run_dir)
+{
+    eval_ctx cx;
+    memset(&cx, 0, sizeof cx);
+    cx.task = t;
+    cx.cands = c;
+    cx.args = a;
+    cx.eval_dir = eval_dir;
+    eval_job j = {0, repeat, {0}, NULL};
+    run_one(&cx, &j);
+    *out = j.out;
+    *run_dir = j.run_dir;
 }
 
 int candidates_from_runs(const char *out_dir, const char *task, candidate **out,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c: sandbox-bench's subcommands: words in, a phase called, exit. */
 #include "bench.h"
+#include "executor.h"
 #include "judging.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
@@ -34,8 +36,16 @@ static const char USAGE[] =
     "      run the hidden tests against every candidate inside libsandbox\n"
     "      (default candidates: every captured run of the task in OUT)\n"
     "           [--seed N] [--sign-key KEY.pem]\n"
+    "           [--executor local|slurm] [--partition P] [--account A]\n"
+    "           [--time-limit T] [--sbatch-arg WORD ...] [--throttle K]\n"
+    "           [--per-task N] [--resume]\n"
     "      (signs one scorecard per candidate when a key is given, or\n"
-    "      $SANDBOX_BENCH_SIGN_KEY names one)\n"
+    "      $SANDBOX_BENCH_SIGN_KEY names one; --executor slurm submits the\n"
+    "      runs as one Slurm job array and merges the same results: see\n"
+    "      docs/scale-out.md)\n"
+    "  evaluate-one PLAN INDEX\n"
+    "      run array task INDEX's share of an evaluation plan on this node\n"
+    "      (what each task of --executor slurm runs)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
     "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
@@ -391,6 +401,12 @@ static int add_fixture_dir(const char *dir, candidate **v, size_t *n)
     return 0;
 }
 
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    slurm_interrupted = 1;
+}
+
 static int cmd_evaluate(int argc, char **argv)
 {
     const char *task_dir = NULL, *out = "bench-out";
@@ -400,21 +416,38 @@ static int cmd_evaluate(int argc, char **argv)
     a.repeat = 1;
     a.jobs = 1;
     int json_out = 0, rc = 2;
-    static const struct option lo[] = {{"task", required_argument, 0, 't'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"candidate", required_argument, 0, 'c'},
-                                       {"fixtures", required_argument, 0, 'f'},
-                                       {"repeat", required_argument, 0, 'r'},
-                                       {"jobs", required_argument, 0, 'j'},
-                                       {"runtime", required_argument, 0, 'R'},
-                                       {"id", required_argument, 0, 'i'},
-                                       {"keep-scratch", no_argument, 0, 'k'},
-                                       {"json", no_argument, 0, 'J'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {"seed", required_argument, 0, 'S'},
-                                       {"sign-key", required_argument, 0, 'K'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"task", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},
+        {"candidate", required_argument, 0, 'c'},
+        {"fixtures", required_argument, 0, 'f'},
+        {"repeat", required_argument, 0, 'r'},
+        {"jobs", required_argument, 0, 'j'},
+        {"runtime", required_argument, 0, 'R'},
+        {"id", required_argument, 0, 'i'},
+        {"keep-scratch", no_argument, 0, 'k'},
+        {"json", no_argument, 0, 'J'},
+        {"quiet", no_argument, 0, 'q'},
+        {"seed", required_argument, 0, 'S'},
+        {"sign-key", required_argument, 0, 'K'},
+        {"executor", required_argument, 0, 'X'},
+        {"partition", required_argument, 0, 'P'},
+        {"account", required_argument, 0, 'A'},
+        {"time-limit", required_argument, 0, 'L'},
+        {"sbatch-arg", required_argument, 0, 'B'},
+        {"throttle", required_argument, 0, 'T'},
+        {"per-task", required_argument, 0, 'N'},
+        {"resume", no_argument, 0, 'U'},
+        {0, 0, 0, 0}};
     int c;
+    const char *executor = "local";
+    size_t missing = 0;
+    slurm_opts so;
+    memset(&so, 0, sizeof so);
+    so.per_task = 1;
+    so.missing = &missing;
+    const char **sbatch_args = xcalloc((size_t)argc + 1, sizeof *sbatch_args);
+    int slurm_only = 0;
     const char *sign_key = getenv("SANDBOX_BENCH_SIGN_KEY");
     if (sign_key && !sign_key[0])
         sign_key = NULL;
@@ -429,6 +462,7 @@ static int cmd_evaluate(int argc, char **argv)
             a.seed = strtoll(optarg, &end, 10);
             if (errno || !end || *end || end == optarg) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--seed \"%s\": fix: give an integer",
                                    optarg);
             }
@@ -438,6 +472,7 @@ static int cmd_evaluate(int argc, char **argv)
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--candidate \"%s\": fix: write "
                                    "LABEL=DIR",
                                    optarg);
@@ -446,6 +481,7 @@ static int cmd_evaluate(int argc, char **argv)
             if (!dir || !path_is_dir(dir)) {
                 free(dir);
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--candidate \"%s\": DIR does not exist",
                                    optarg);
             }
@@ -458,21 +494,43 @@ static int cmd_evaluate(int argc, char **argv)
         case 'f':
             if (add_fixture_dir(optarg, &cands, &n) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
         case 'r':
             if (cli_parse_count("--repeat", optarg, &a.repeat) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
         case 'j':
             if (cli_parse_count("--jobs", optarg, &a.jobs) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
+        case 'X': executor = optarg; break;
+        case 'P': so.partition = optarg, slurm_only = 1; break;
+        case 'A': so.account = optarg, slurm_only = 1; break;
+        case 'L': so.time_limit = optarg, slurm_only = 1; break;
+        case 'B':
+            sbatch_args[so.n_sbatch_args++] = optarg;
+            slurm_only = 1;
+            break;
+        case 'T':
+        case 'N':
+            if (cli_parse_count(c == 'T' ? "--throttle" : "--per-task", optarg,
+                                c == 'T' ? &so.throttle : &so.per_task)) {
+                candidates_free(cands, n);
+                free(sbatch_args);
+                return 2;
+            }
+            slurm_only = 1;
+            break;
+        case 'U': so.resume = 1; break;
         case 'R': a.runtime = optarg; break;
         case 'i': a.eval_id = optarg; break;
         case 'k': a.keep_scratch = 1; break;
@@ -481,9 +539,58 @@ static int cmd_evaluate(int argc, char **argv)
         default: candidates_free(cands, n); return 2;
         }
     }
+    so.sbatch_args = sbatch_args;
     if (!task_dir || optind < argc) {
         candidates_free(cands, n);
+        free(sbatch_args);
         return usage_error("evaluate needs --task DIR%s", "");
+    }
+    if (strcmp(executor, "local") && strcmp(executor, "slurm")) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--executor \"%s\": fix: give local or slurm",
+                           executor);
+    }
+    int use_slurm = !strcmp(executor, "slurm");
+    if (!use_slurm && (slurm_only || so.resume)) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--partition, --account, --time-limit, "
+                           "--sbatch-arg, --throttle, --per-task and --resume "
+                           "are for --executor slurm; fix: add --executor "
+                           "slurm%s",
+                           "");
+    }
+    if (so.resume && !a.eval_id) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--resume needs the --id ID of the evaluation to "
+                           "finish; fix: pass the id printed when it was "
+                           "interrupted%s",
+                           "");
+    }
+    char self[4096];
+    if (use_slurm) {
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (sl <= 0) {
+            candidates_free(cands, n);
+            free(sbatch_args);
+            fprintf(stderr,
+                    "sandbox-bench: cannot find my own executable: "
+                    "%s\n",
+                    strerror(errno));
+            return 2;
+        }
+        self[sl] = '\0';
+        so.self = self;
+        a.slurm = &so;
+        /* Ctrl-C (or SIGTERM) while waiting on the array: scancel it. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
     }
     if (a.eval_id && !valid_name(a.eval_id)) {
         candidates_free(cands, n);
@@ -538,11 +645,33 @@ static int cmd_evaluate(int argc, char **argv)
     json_decref(results);
     free(eval_dir);
     rc = 0;
+    if (missing) {
+        fprintf(stderr,
+                "sandbox-bench: %zu run%s ended without a record (status "
+                "slurm:<STATE>); fix: rerun with --resume --id %s\n",
+                missing, missing == 1 ? "" : "s", a.eval_id ? a.eval_id : "ID");
+        rc = 1;
+    }
 done:
     free(abs_out);
     task_free(&t);
     candidates_free(cands, n);
+    free(sbatch_args);
     return rc;
+}
+
+static int cmd_evaluate_one(int argc, char **argv)
+{
+    static const struct option lo[] = {{0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+        return 2;
+    if (optind + 2 != argc)
+        return usage_error("evaluate-one needs PLAN INDEX (the plan.json "
+                           "--executor slurm wrote and the array task's "
+                           "index)%s",
+                           "");
+    return evaluate_one_main(argv[optind], argv[optind + 1]);
 }
 
 static int cmd_report(int argc, char **argv)
@@ -749,6 +878,8 @@ int main(int argc, char **argv)
         rc = cmd_implement(argc, argv);
     else if (!strcmp(cmd, "evaluate"))
         rc = cmd_evaluate(argc, argv);
+    else if (!strcmp(cmd, "evaluate-one"))
+        rc = cmd_evaluate_one(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
     else if (!strcmp(cmd, "judge"))
