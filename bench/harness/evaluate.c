@@ -598,15 +598,16 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
         eval_job_ref *refs = xcalloc(cx.n_jobs, sizeof *refs);
         for (size_t i = 0; i < cx.n_jobs; i++)
             refs[i] = (eval_job_ref){cx.jobs[i].cand, cx.jobs[i].repeat,
-                                     &cx.jobs[i].out, &cx.jobs[i].run_dir};
+                                     &cx.jobs[i].out, &cx.jobs[i].run_dir, 0};
         eval_plan_view v = {t, cands, n, a, dir, id, refs, cx.n_jobs};
         int xrc = slurm_execute(&v, e);
-        free(refs);
         pthread_mutex_destroy(&cx.lock);
+        for (size_t i = 0; i < cx.n_jobs && xrc == 0; i++)
+            if (!refs[i].logged) /* --resume: logged by an earlier merge */
+                log_run(&cx, &cx.jobs[i]);
+        free(refs);
         if (xrc != 0)
             goto free_jobs;
-        for (size_t i = 0; i < cx.n_jobs; i++)
-            log_run(&cx, &cx.jobs[i]);
     } else {
         pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
         int started = 0;

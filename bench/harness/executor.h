@@ -32,6 +32,10 @@ typedef struct slurm_opts {
     /* out: runs that ended without a record (a task failed, was cancelled
      * or hit its time limit); their status is "slurm:<STATE>". */
     size_t *missing;
+    /* out: 1 when the error is the caller's input (exit 2): no sbatch, no
+     * such partition, an array past MaxArraySize, sbatch refused the
+     * words, an output directory the nodes cannot see */
+    int *bad_input;
 } slurm_opts;
 
 /* One (candidate, repeat) of the evaluation, as evaluate.c holds it. */
@@ -40,6 +44,7 @@ typedef struct eval_job_ref {
     int repeat; /* 1-based */
     run_outcome *out;
     char **run_dir;
+    int logged; /* set by the executor: already in log.jsonl (--resume) */
 } eval_job_ref;
 
 typedef struct eval_plan_view {

@@ -328,17 +328,17 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                         "Slurm's client (apt-get install slurm-client; "
                         "scripts/slurm-up.sh brings up a one-machine cluster), "
                         "add its directory to PATH, or use --executor local");
-        goto out;
+        goto bad;
     }
     free(sb);
     if (mkdir_p(rdir, e) != 0 || mkdir_p(ldir, e) != 0)
         goto out;
     if (check_partition(so->partition, sdir, e) != 0)
-        goto out;
+        goto bad;
 
     /* ---- what is there already, what is to do ---- */
     for (size_t j = 0; j < v->n_jobs; j++) {
-        const eval_job_ref *r = &v->jobs[j];
+        eval_job_ref *r = &v->jobs[j];
         char *path = plan_record_path(v->eval_dir, r->cand, r->repeat);
         if (!so->resume) {
             unlink(path);
@@ -351,8 +351,12 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                 free(path);
                 goto out;
             }
-            if (got == 1)
+            if (got == 1) {
                 n_done++;
+                char *mark = xasprintf("%s.logged", path);
+                r->logged = path_is_file(mark);
+                free(mark);
+            }
         }
         if (!r->out->status)
             todo[n_todo++] = j;
@@ -405,7 +409,7 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                      "--per-task %zu or more, or raise MaxArraySize in "
                      "slurm.conf",
                      n_tasks, n_todo, p.per_task, maxa, need);
-        goto out;
+        goto bad;
     }
     if (plan_write(plan_path, &p, e) != 0 ||
         write_task_script(script, so->self, plan_path, v->args->runtime, e))
@@ -462,7 +466,7 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                          src, *err ? err : out);
             free(out);
             free(err);
-            goto out;
+            goto bad;
         }
         jid = xstrdup(out);
         free(out);
@@ -551,9 +555,12 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
             size_t ti = k / (size_t)p.per_task;
             const char *state = st[ti].state[0] ? st[ti].state : "UNKNOWN";
             char *log = xasprintf("%s/%s_%zu.out", ldir, jid, ti);
-            int has_log = path_is_file(log);
+            /* a task that FAILED before writing its log could not open it:
+             * the node does not see the output directory */
+            int failed = !strcmp(state, "FAILED");
+            int has_log = !failed || path_is_file(log);
             free(log);
-            if (k % (size_t)p.per_task == 0 || k == 0) {
+            if (failed && k % (size_t)p.per_task == 0) {
                 failed_tasks++;
                 if (!has_log)
                     no_log++;
@@ -583,7 +590,8 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                          jid, v->n_jobs - missing, v->n_jobs, rdir, id);
             goto out;
         }
-        if (missing == n_todo && no_log == failed_tasks && failed_tasks > 0) {
+        if (missing == n_todo && no_log == failed_tasks &&
+            failed_tasks == n_tasks) {
             bench_seterr(e,
                          "array job %s: no task left a log in %s (state %s): "
                          "the nodes cannot see the output directory %s; fix: "
@@ -591,13 +599,31 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                          "same path (NFS, Lustre, CephFS...)",
                          jid, ldir, st[0].state[0] ? st[0].state : "UNKNOWN",
                          v->args->out_dir ? v->args->out_dir : v->eval_dir);
-            goto out;
+            goto bad;
         }
     }
 merged:
     rc = 0;
+    /* evaluate.c logs every run now; a record's mark keeps a later --resume
+     * from logging it twice (runs without a record are logged each time,
+     * with their Slurm state, and again once they are rerun) */
+    for (size_t j = 0; j < v->n_jobs; j++) {
+        const eval_job_ref *r = &v->jobs[j];
+        if (r->logged || !strncmp(r->out->status, "slurm:", 6))
+            continue;
+        char *path = plan_record_path(v->eval_dir, r->cand, r->repeat);
+        char *mark = xasprintf("%s.logged", path);
+        bench_err me;
+        write_file(mark, "", 0, &me);
+        free(mark);
+        free(path);
+    }
     if (so->missing)
         *so->missing = missing;
+    goto out;
+bad:
+    if (so->bad_input)
+        *so->bad_input = 1;
 out:
     if (rc != 0) {
         /* evaluate.c frees every outcome; leave none half-made */

@@ -442,10 +442,12 @@ static int cmd_evaluate(int argc, char **argv)
     int c;
     const char *executor = "local";
     size_t missing = 0;
+    int bad_input = 0;
     slurm_opts so;
     memset(&so, 0, sizeof so);
     so.per_task = 1;
     so.missing = &missing;
+    so.bad_input = &bad_input;
     const char **sbatch_args = xcalloc((size_t)argc + 1, sizeof *sbatch_args);
     int slurm_only = 0;
     const char *sign_key = getenv("SANDBOX_BENCH_SIGN_KEY");
@@ -625,7 +627,7 @@ static int cmd_evaluate(int argc, char **argv)
     a.sign_key = sign_key;
     if (evaluate_all(&t, cands, n, &a, &results, &eval_dir, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
-        rc = 1;
+        rc = bad_input ? 2 : 1;
         goto done;
     }
     if (sign_key && !a.quiet)
