@@ -105,6 +105,10 @@ int evaluate_one_main(const char *plan_path, const char *index);
 
 /* ---- executor_slurm.c ---------------------------------------------------- */
 int slurm_execute(const eval_plan_view *v, bench_err *e);
+/* The CLI's part (evaluate, run-all): so->self from /proc/self/exe into
+ * self[size], and SIGINT/SIGTERM set slurm_interrupted (the wait loop then
+ * scancels the array).  -1: printed why. */
+int slurm_cli_setup(slurm_opts *so, char *self, size_t size);
 /* Set from the CLI's SIGINT/SIGTERM handler: cancel the array. */
 extern volatile sig_atomic_t slurm_interrupted;
 

@@ -24,6 +24,35 @@
 
 volatile sig_atomic_t slurm_interrupted;
 
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    slurm_interrupted = 1;
+}
+
+int slurm_cli_setup(slurm_opts *so, char *self, size_t size)
+{
+    ssize_t sl = readlink("/proc/self/exe", self, size - 1);
+    if (sl <= 0) {
+        fprintf(stderr,
+                "sandbox-bench: cannot find my own executable "
+                "(/proc/self/exe): %s; fix: mount /proc\n",
+                strerror(errno));
+        return -1;
+    }
+    self[sl] = '\0';
+    so->self = self;
+    /* Ctrl-C (or SIGTERM) while waiting on the array: scancel it.  No
+     * SA_RESTART: the poll's sleep ends at once. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
+}
+
 /* Run argv; stdout into *out, stderr into *err (both NUL-terminated, may be
  * NULL).  Returns the exit code, or -1 if it could not run. */
 static int run_cmd(char *const argv[], const char *tmpdir, char **out,
@@ -59,6 +88,8 @@ static int run_cmd(char *const argv[], const char *tmpdir, char **out,
 
 static void chomp(char *s)
 {
+    if (!s)
+        return;
     size_t n = strlen(s);
     while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
         s[--n] = '\0';
@@ -127,7 +158,7 @@ static int check_partition(const char *part, const char *tmpdir, bench_err *e)
                      "sinfo failed (%s): Slurm's controller does not answer; "
                      "fix: start the cluster (scripts/slurm-up.sh on one "
                      "machine) or set SLURM_CONF",
-                     err && *err ? err : "no message");
+                     *err ? err : "no message");
         free(out);
         free(err);
         return -1;

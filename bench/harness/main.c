@@ -33,16 +33,17 @@ static const char USAGE[] =
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
-    "      run the hidden tests against every candidate inside libsandbox\n"
-    "      (default candidates: every captured run of the task in OUT)\n"
     "           [--seed N] [--sign-key KEY.pem]\n"
     "           [--executor local|slurm] [--partition P] [--account A]\n"
     "           [--time-limit T] [--sbatch-arg WORD ...] [--throttle K]\n"
     "           [--per-task N] [--resume]\n"
-    "      (signs one scorecard per candidate when a key is given, or\n"
-    "      $SANDBOX_BENCH_SIGN_KEY names one; --executor slurm submits the\n"
-    "      runs as one Slurm job array and merges the same results: see\n"
-    "      docs/scale-out.md)\n"
+    "      run the hidden tests against every candidate inside libsandbox\n"
+    "      (default candidates: every captured run of the task in OUT);\n"
+    "      signs one scorecard per candidate when a key is given, or\n"
+    "      $SANDBOX_BENCH_SIGN_KEY names one.  --executor slurm submits the\n"
+    "      runs as one Slurm job array (K at once, N runs per array task)\n"
+    "      and merges the same results; --resume --id ID submits only the\n"
+    "      runs without a record (docs/scale-out.md)\n"
     "  evaluate-one PLAN INDEX\n"
     "      run array task INDEX's share of an evaluation plan on this node\n"
     "      (what each task of --executor slurm runs)\n"
@@ -401,12 +402,6 @@ static int add_fixture_dir(const char *dir, candidate **v, size_t *n)
     return 0;
 }
 
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    slurm_interrupted = 1;
-}
-
 static int cmd_evaluate(int argc, char **argv)
 {
     const char *task_dir = NULL, *out = "bench-out";
@@ -573,26 +568,12 @@ static int cmd_evaluate(int argc, char **argv)
     }
     char self[4096];
     if (use_slurm) {
-        ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (sl <= 0) {
+        if (slurm_cli_setup(&so, self, sizeof self) != 0) {
             candidates_free(cands, n);
             free(sbatch_args);
-            fprintf(stderr,
-                    "sandbox-bench: cannot find my own executable: "
-                    "%s\n",
-                    strerror(errno));
             return 2;
         }
-        self[sl] = '\0';
-        so.self = self;
         a.slurm = &so;
-        /* Ctrl-C (or SIGTERM) while waiting on the array: scancel it. */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_interrupt;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
     }
     if (a.eval_id && !valid_name(a.eval_id)) {
         candidates_free(cands, n);
