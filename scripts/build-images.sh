@@ -8,6 +8,9 @@
 #                            (skip with --no-python; ~45 s extra on first build)
 #
 # Images that already exist in an engine are left alone unless --force.
+# "Exist" is asked of the running engine, so a dockerd restarted with
+# --userns-remap (whose store is /var/lib/docker/<uid>.<gid>, empty at
+# first) gets its own imports; running the script again is a no-op.
 # Root filesystems are cached as tarballs under $LIBSANDBOX_CACHE_DIR
 # (default /var/cache/libsandbox) so re-imports are fast; --rebuild
 # throws the cache away.  The debootstrap mirror is read from this
@@ -336,6 +339,12 @@ verify_fingerprint() {
     for engine in "${engines[@]}"; do
         cli="$(engine_cli "${engine}")"
         "${cli}" version --format '{{.Client.Version}}' 2>/dev/null || true
+        # dockerd with userns-remap keeps a separate image store per
+        # remapping (/var/lib/docker/<uid>.<gid>): switching it on or off
+        # must re-run the check against the store actually in use.
+        if [[ "${engine}" == docker ]]; then
+            "${cli}" info --format '{{.DockerRootDir}} {{json .SecurityOptions}}' 2>/dev/null || true
+        fi
         for ref in busybox:latest debian:stable-slim libsandbox-python:latest; do
             [[ "${ref}" == libsandbox-python:* && ${want_python} -eq 0 ]] && continue
             printf '%s %s %s\n' "${engine}" "${ref}" "$(image_id "${engine}" "${ref}" || true)"

@@ -102,6 +102,74 @@ check_podman() {
 }
 
 # ---------------------------------------------------------------- docker --
+# User namespace remapping: the box's root must never be host root, on
+# docker as on podman (--uidmap) and native.  dockerd refuses root as the
+# remap user, so a system user `dockremap` gets the SAME subordinate range
+# as root (100000:65536 by default): every backend maps box uid 0 to host
+# uid 100000.  With remapping, dockerd keeps its images and containers in
+# /var/lib/docker/<uid>.<gid>, so build-images.sh imports into that store.
+DOCKER_REMAP_USER="${DOCKER_REMAP_USER:-dockremap}"
+DOCKER_REMAP_RANGE="${DOCKER_REMAP_RANGE:-}"
+DOCKERD_FLAGS+=(--userns-remap="${DOCKER_REMAP_USER}")
+
+# The range to give dockremap: root's own (first root line of /etc/subuid),
+# else 100000:65536.
+remap_range() {
+    if [[ -n "${DOCKER_REMAP_RANGE}" ]]; then
+        printf '%s\n' "${DOCKER_REMAP_RANGE}"
+        return 0
+    fi
+    local r
+    r="$(awk -F: '($1 == "root" || $1 == "0") && $3 >= 65536 { print $2 ":65536"; exit }' /etc/subuid 2>/dev/null || true)"
+    printf '%s\n' "${r:-100000:65536}"
+}
+
+# Idempotent: create the user and its /etc/subuid + /etc/subgid lines.
+ensure_remap_user() {
+    if ! getent passwd "${DOCKER_REMAP_USER}" >/dev/null; then
+        useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "${DOCKER_REMAP_USER}" ||
+            die "cannot create the userns-remap user ${DOCKER_REMAP_USER}"
+        log "docker: created system user ${DOCKER_REMAP_USER}"
+    fi
+    local range f
+    range="$(remap_range)"
+    for f in /etc/subuid /etc/subgid; do
+        touch "${f}"
+        if ! grep -q "^${DOCKER_REMAP_USER}:" "${f}"; then
+            printf '%s:%s\n' "${DOCKER_REMAP_USER}" "${range}" >>"${f}"
+            log "docker: ${f}: ${DOCKER_REMAP_USER}:${range}"
+        elif ! grep -qx "${DOCKER_REMAP_USER}:${range}" "${f}"; then
+            warn "${f} gives ${DOCKER_REMAP_USER} $(grep "^${DOCKER_REMAP_USER}:" "${f}" | head -n1 | cut -d: -f2-), not ${range}: docker boxes map root elsewhere than podman's"
+        fi
+    done
+}
+
+# Does the running daemon remap user namespaces?
+docker_remapped() {
+    local cli
+    cli="$(docker_cli)" || return 1
+    "${cli}" info --format '{{json .SecurityOptions}}' 2>/dev/null | grep -q 'name=userns'
+}
+
+# A daemon started without remapping (an older start-engines.sh, or by
+# hand) is restarted once: stop it, wait for it to go, start it again.
+restart_unremapped_dockerd() {
+    docker_up || return 0
+    docker_remapped && return 0
+    local pid running
+    pid="$(dockerd_pid || true)"
+    [[ -n "${pid}" ]] || die "docker answers but no dockerd process is visible; restart it with --userns-remap=${DOCKER_REMAP_USER} by hand"
+    running="$("$(docker_cli)" ps -q | wc -l)"
+    warn "docker: dockerd (pid ${pid}) runs without userns-remap; restarting it (${running} running containers will stop)"
+    kill -TERM "${pid}"
+    local start=${SECONDS}
+    while pid_alive "${pid}"; do
+        ((SECONDS - start < 30)) || die "dockerd (pid ${pid}) did not stop within 30 s"
+        sleep 0.2
+    done
+}
+
 # A live (non-zombie) process?  PID 1 on some hosts does not reap orphans
 # promptly, so a killed dockerd can linger as a zombie.
 pid_alive() {
@@ -201,6 +269,10 @@ if [[ ${do_podman} -eq 1 ]]; then
     check_podman
 fi
 if [[ ${do_docker} -eq 1 ]]; then
+    ensure_remap_user
+    restart_unremapped_dockerd
     start_dockerd
+    docker_remapped || die "dockerd runs without user namespace remapping (is --userns-remap=${DOCKER_REMAP_USER} refused? see ${DOCKERD_LOG})"
+    log "docker: userns-remap=${DOCKER_REMAP_USER} ($(grep "^${DOCKER_REMAP_USER}:" /etc/subuid | head -n1)), root dir $("$(docker_cli)" info --format '{{.DockerRootDir}}')"
     check_docker_cli
 fi

@@ -5,6 +5,9 @@ set -uo pipefail
 sb=$(realpath "$1")
 fail=0
 work=$(mktemp -d /tmp/sbx-cli.XXXXXX)
+# The box's root is host uid 100000 (issue 14), not root: the workspace
+# must be writable by it (until the workspace is staged for the box).
+chmod 0777 "$work"
 trap 'rm -rf "$work"' EXIT
 check() { # name, condition...
     local name=$1

@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *runtime(void)
@@ -257,6 +259,9 @@ START_TEST(test_workspace_write_reaches_host)
     sandbox_opts o;
     sandbox_result r;
     char *dir = make_tmpdir();
+    /* Box root is host uid 100000 (podman --uidmap, docker userns-remap):
+     * until the workspace is staged for it, make the directory writable. */
+    ck_assert_int_eq(chmod(dir, 0777), 0);
     opts_for(&o, "pwd; echo data > /workspace/made-inside");
     o.workspace = dir;
     ck_assert_int_eq(run(&o, &r), 0);
@@ -292,6 +297,8 @@ START_TEST(test_extra_mount_read_only)
     sandbox_opts o;
     sandbox_result r;
     char *dir = make_tmpdir();
+    /* Readable by the box's mapped root (not host root any more). */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/input", dir);
     FILE *f = fopen(path, "w");
@@ -438,7 +445,9 @@ START_TEST(test_memory_hog_is_oom)
                   sandbox_end_name(r.reason), r.exit_code, r.err.data);
     ck_assert_int_eq(r.exit_code, 137);
     ck_assert_ptr_nonnull(strstr(r.message, "out of memory"));
-    if (strcmp(runtime(), "docker") == 0)
+    /* docker: its event log; podman: conmon's oom file, read from the
+     * client's private directory. */
+    if (!is_native())
         ck_assert_ptr_nonnull(strstr(r.message, "engine reported"));
     sandbox_result_free(&r);
 }
@@ -589,6 +598,293 @@ START_TEST(test_gc_leaves_none_of_ours)
 }
 END_TEST
 
+/* ---- issue 14: the box against the host ---------------------------------- */
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Names of the containers whose owner label is `owner`. */
+static int containers_of(pid_t owner, char *name, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "%s ps -a --filter label=%s=%ld --format '{{.Names}}'", runtime(),
+             SANDBOX_LABEL, (long)owner);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] != '\0' && n++ == 0 && name != NULL)
+            snprintf(name, cap, "%s", line);
+    }
+    pclose(p);
+    return n;
+}
+
+static bool container_running(const char *name)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "%s ps --filter name=%s --filter status=running "
+             "--format '{{.Names}}' | grep -q .",
+             runtime(), name);
+    return system(cmd) == 0;
+}
+
+/* Fork a caller running `cmd` through sandbox_run; return once its
+ * container runs (its name in `name`). */
+static pid_t start_caller(const char *cmd, double timeout, char *name,
+                          size_t cap)
+{
+    pid_t caller = fork();
+    ck_assert_int_ge(caller, 0);
+    if (caller == 0) {
+        sandbox_opts o;
+        sandbox_result r;
+        ck_assert_int_eq(sandbox_opts_init(&o, sizeof o), 0);
+        o.command = cmd;
+        o.image = image();
+        o.runtime = runtime();
+        o.timeout_sec = timeout;
+        sandbox_result_init(&r, sizeof r);
+        sandbox_run(&o, &r);
+        _exit(0);
+    }
+    double until = now_sec() + 60;
+    while (now_sec() < until) {
+        if (containers_of(caller, name, cap) > 0 && container_running(name))
+            return caller;
+        usleep(100000);
+    }
+    kill(caller, SIGKILL);
+    ck_abort_msg("the caller's container never ran");
+    return -1;
+}
+
+/* Reap what our subreaper role collected (the guardian, the client). */
+static void reap_orphans(double sec)
+{
+    double until = now_sec() + sec;
+    while (now_sec() < until) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD)
+            return;
+        if (r == 0)
+            usleep(50000);
+    }
+}
+
+START_TEST(test_caller_sigkill_removes_container)
+{
+    if (is_native())
+        return; /* the native backend's own tests cover it */
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    char name[256] = {0};
+
+    /* Control: kill only a plain foreground client (what a SIGKILLed
+     * caller amounts to without a guardian): the container keeps running. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s run --rm --name sandbox-ctl-%ld --network=none %s sleep 60 "
+             ">/dev/null 2>&1 & pid=$!; i=0; while [ $i -lt 300 ]; do "
+             "%s ps --filter name=sandbox-ctl-%ld --filter status=running "
+             "--format '{{.Names}}' | grep -q . && break; sleep 0.1; "
+             "i=$((i+1)); done; kill -9 $pid; wait $pid; sleep 2; "
+             "%s ps --filter name=sandbox-ctl-%ld --filter status=running "
+             "--format '{{.Names}}' | grep -q .; rc=$?; "
+             "%s rm -f sandbox-ctl-%ld >/dev/null 2>&1; exit $rc",
+             runtime(), (long)getpid(), image(), runtime(), (long)getpid(),
+             runtime(), (long)getpid(), runtime(), (long)getpid());
+    ck_assert_msg(system(cmd) == 0, "control: the container should survive "
+                                    "its killed client");
+
+    /* The library: SIGKILL the caller, the container is gone in 5 s. */
+    pid_t caller = start_caller("sleep 60", 120, name, sizeof name);
+    double t0 = now_sec();
+    ck_assert_int_eq(kill(caller, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(caller, NULL, 0), caller);
+    while (containers_named(name) > 0 && now_sec() - t0 < 10)
+        usleep(100000);
+    double dt = now_sec() - t0;
+    ck_assert_msg(containers_named(name) == 0 && dt <= 5.0,
+                  "container %s still there %.1f s after the caller died", name,
+                  dt);
+    reap_orphans(10);
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+
+START_TEST(test_stopped_caller_deadline_holds)
+{
+    if (is_native())
+        return;
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    char name[256] = {0};
+    double t0 = now_sec();
+    pid_t caller = start_caller("sleep 60", 3, name, sizeof name);
+    /* A stopped caller cannot enforce its deadline; the guardian does
+     * (deadline 3 s + 2 s grace). */
+    ck_assert_int_eq(kill(caller, SIGSTOP), 0);
+    while (containers_named(name) > 0 && now_sec() - t0 < 30)
+        usleep(100000);
+    double dt = now_sec() - t0;
+    ck_assert_int_eq(containers_named(name), 0);
+    ck_assert_msg(dt <= 3 + 2 + 5, "gone only after %.1f s", dt);
+    ck_assert_msg(dt >= 3, "gone before the deadline (%.1f s)", dt);
+    kill(caller, SIGKILL);
+    ck_assert_int_eq(waitpid(caller, NULL, 0), caller);
+    reap_orphans(10);
+}
+END_TEST
+
+/* Box root is not host root: reported, and what it writes is owned by the
+ * mapped id on the host.  A setuid file it makes is at worst
+ * setuid-100000, never setuid-root; control: the same box without the
+ * mapping (podman without --uidmap, docker --userns=host) leaves a
+ * setuid-root file. */
+START_TEST(test_box_root_is_not_host_root)
+{
+    if (is_native())
+        return;
+    sandbox_opts o;
+    sandbox_result r;
+    char *dir = make_tmpdir();
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    /* A writable extra mount is a plain bind mount (the workspace is
+     * staged and committed back to its owner): what the box's root writes
+     * there carries its host uid.  The setuid chmod is also refused by the
+     * seccomp policy; either way no setuid-root file may result. */
+    sandbox_mount m = {.host = dir, .box = "/out", .writable = 1};
+    opts_for(&o, "cat /proc/self/uid_map; echo x > /out/f; "
+                 "cp /bin/busybox /out/sh 2>/dev/null || cp /bin/sh /out/sh; "
+                 "chmod 4755 /out/sh 2>/dev/null || echo chmod-refused >&2");
+    o.mounts = &m;
+    o.n_mounts = 1;
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(r.exit_code == 0, "%s", r.err.data);
+    ck_assert_int_eq(r.host_root, 0);
+    unsigned inside = 1, outside = 0, count = 0;
+    ck_assert_int_eq(sscanf(r.out.data, "%u %u %u", &inside, &outside, &count),
+                     3);
+    ck_assert_uint_eq(inside, 0);
+    ck_assert_uint_eq(outside, 100000);
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/f", dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_uid, 100000);
+    ck_assert_uint_eq(st.st_gid, 100000);
+    snprintf(path, sizeof path, "%s/sh", dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_msg(!((st.st_mode & S_ISUID) && st.st_uid == 0),
+                  "a setuid-root file reached the host");
+    ck_assert_uint_eq(st.st_uid, 100000);
+    sandbox_result_free(&r);
+    unlink(path);
+
+    /* Control: the attack lands without the mapping. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s run --rm --network=none %s -v %s:/w %s sh -c "
+             "'cp /bin/busybox /w/sh 2>/dev/null || cp /bin/sh /w/sh; "
+             "chmod 4755 /w/sh'",
+             runtime(), strcmp(runtime(), "docker") == 0 ? "--userns=host" : "",
+             dir, image());
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert((st.st_mode & S_ISUID) && st.st_uid == 0);
+    unlink(path);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Nothing reaches the host's disk outside the workspace: a read-only root,
+ * and /tmp, /var/tmp, /run, /root capped at disk_limit (ENOSPC past it). */
+START_TEST(test_read_only_root_capped_tmpfs)
+{
+    if (is_native())
+        return;
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "for d in / /etc /usr /var; do touch $d/x 2>/dev/null && "
+                 "echo wrote-$d; done; "
+                 "for d in /tmp /var/tmp /run /root; do echo ok > $d/small || "
+                 "echo small-failed-$d; "
+                 "dd if=/dev/zero of=$d/big bs=1048576 count=16 2>&1 | "
+                 "grep -q 'No space left' && echo nospc-$d; "
+                 "rm -f $d/big; done; echo home=$HOME");
+    o.disk_limit = "8m";
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_str_eq(r.out.data, "nospc-/tmp\nnospc-/var/tmp\nnospc-/run\n"
+                                 "nospc-/root\nhome=/root\n");
+    sandbox_result_free(&r);
+}
+END_TEST
+
+/* The python image still works with a read-only root: pytest runs (its
+ * cache and __pycache__ land in /tmp). */
+START_TEST(test_python_pytest_read_only)
+{
+    if (is_native())
+        return;
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o,
+             "cd /tmp && printf 'def test_ok():\\n    assert 1 + 1 == 2\\n' "
+             "> test_a.py && python3 -m pytest -q test_a.py 2>&1 | tail -n1");
+    o.image = "libsandbox-python:latest";
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(r.exit_code == 0 && strstr(r.out.data, "1 passed"),
+                  "exit %d: %s %s", r.exit_code, r.out.data, r.err.data);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+/* conmon's `oom` file no longer lands in the caller's cwd.  Control: the
+ * raw podman client run from that directory leaves it there. */
+START_TEST(test_oom_file_not_in_cwd)
+{
+    if (is_native())
+        return;
+    char *dir = make_tmpdir();
+    char old[4096], path[512];
+    ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+    ck_assert_int_eq(chdir(dir), 0);
+    snprintf(path, sizeof path, "%s/oom", dir);
+    const char *hog = "x=a; while :; do x=$x$x; done";
+    if (strcmp(runtime(), "podman") == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "%s run --rm --network=none --memory=32m %s sh -c '%s' "
+                 ">/dev/null 2>&1",
+                 runtime(), image(), hog);
+        ck_assert_int_ne(system(cmd), 0);
+        ck_assert_msg(access(path, F_OK) == 0, "control: no oom file");
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, hog);
+    o.memory = "32m";
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(r.reason, SANDBOX_END_OOM);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    ck_assert_int_ne(access("/oom", F_OK), 0);
+    sandbox_result_free(&r);
+    ck_assert_int_eq(chdir(old), 0);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("integration");
@@ -616,6 +912,12 @@ static Suite *suite(void)
     tcase_add_test(tc, test_missing_image_is_runtime_error);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_no_fd_leak_no_zombie);
+    tcase_add_test(tc, test_caller_sigkill_removes_container);
+    tcase_add_test(tc, test_stopped_caller_deadline_holds);
+    tcase_add_test(tc, test_box_root_is_not_host_root);
+    tcase_add_test(tc, test_read_only_root_capped_tmpfs);
+    tcase_add_test(tc, test_python_pytest_read_only);
+    tcase_add_test(tc, test_oom_file_not_in_cwd);
     tcase_add_test(tc, test_gc_leaves_none_of_ours);
     suite_add_tcase(s, tc);
     return s;

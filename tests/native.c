@@ -13,7 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <time.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,15 +58,17 @@ static int count_entries(const char *path, const char *prefix)
     return n;
 }
 
-static int leftover_cgroups(void)
+/* Directories of run `name` in any hierarchy. */
+static int run_cgroups(const char *name)
 {
     static const char *const ctrl[] = {"memory",  "pids",    "cpu",
                                        "cpuacct", "unified", ""};
-    char path[256];
+    char path[512];
     int n = 0;
     for (size_t i = 0; i < sizeof ctrl / sizeof *ctrl; i++) {
-        snprintf(path, sizeof path, "/sys/fs/cgroup/%s/libsandbox", ctrl[i]);
-        n += count_entries(path, "sandbox-");
+        snprintf(path, sizeof path, "/sys/fs/cgroup/%s/libsandbox/%s", ctrl[i],
+                 name);
+        n += access(path, F_OK) == 0;
     }
     return n;
 }
@@ -176,8 +189,8 @@ END_TEST
 
 START_TEST(test_hundred_timeouts_leave_nothing)
 {
-    int cgroups_before = leftover_cgroups();
     int tmp_before = count_entries("/var/cache/libsandbox/rootfs", ".tmp-");
+    int left = 0;
     for (int i = 0; i < 100; i++) {
         sandbox_opts o;
         sandbox_result r;
@@ -186,13 +199,17 @@ START_TEST(test_hundred_timeouts_leave_nothing)
         ck_assert_int_eq(run(&o, &r), 0);
         ck_assert_int_eq(r.reason, SANDBOX_END_TIMEOUT);
         ck_assert_int_eq(r.exit_code, 124);
+        /* Other runs may share this host: look for this run's cgroups. */
+        left += run_cgroups(r.container_name);
         sandbox_result_free(&r);
     }
-    ck_assert_int_eq(leftover_cgroups(), cgroups_before);
+    ck_assert_int_eq(left, 0);
     /* The box's mounts live in its own mount namespace: none of them may
      * appear here.  (The host's total changes with unrelated engine
      * activity, so look for ours by path.) */
-    ck_assert_int_eq(count_matching("/proc/self/mountinfo", "libsandbox"), 0);
+    ck_assert_int_eq(
+        count_matching("/proc/self/mountinfo", "/var/cache/libsandbox/rootfs"),
+        0);
     ck_assert_int_eq(count_entries("/var/cache/libsandbox/rootfs", ".tmp-"),
                      tmp_before);
     /* No box process survived: nothing in our process tree is left. */
@@ -222,6 +239,8 @@ START_TEST(test_directory_image)
     ck_assert_int_eq(system(cmd), 0);
     opts_for(&o, "echo from-dir");
     o.image = dir;
+    /* mkdtemp's 0700, owned by the caller: the root is idmapped, so the
+     * box's root (an unprivileged host id) owns it as the caller does. */
     ck_assert_int_eq(run(&o, &r), 0);
     ck_assert_str_eq(r.out.data, "from-dir\n");
     sandbox_result_free(&r);
@@ -407,6 +426,544 @@ START_TEST(test_non_root)
 }
 END_TEST
 
+/* ---- issue 14: the box never reaches the host ------------------------ */
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Device nodes are the host's own inodes: as host root, chmod/chown/touch
+ * change them (shown on a scratch node); in the box all three fail, the
+ * host's /dev/null does not change, and the box's root is a subordinate
+ * id (result: host_root 0). */
+START_TEST(test_box_root_is_not_host_root)
+{
+    if (geteuid() != 0)
+        return;
+    char node[64], cmd[512];
+    snprintf(node, sizeof node, "/tmp/sbx-node-%ld", (long)getpid());
+    unlink(node);
+    ck_assert_int_eq(mknod(node, S_IFCHR | 0600, makedev(1, 3)), 0);
+    struct stat before, after;
+    ck_assert_int_eq(stat(node, &before), 0);
+    usleep(10000);
+    snprintf(cmd, sizeof cmd, "chmod 666 %s && chown 0:0 %s && touch %s", node,
+             node, node);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(stat(node, &after), 0);
+    unlink(node);
+    ck_assert(!same_time(&before.st_ctim, &after.st_ctim));
+    ck_assert_int_eq(after.st_mode & 0777, 0666);
+
+    sandbox_opts o;
+    sandbox_result r;
+    ck_assert_int_eq(stat("/dev/null", &before), 0);
+    opts_for(&o, "cat /proc/self/uid_map; chmod 666 /dev/null && echo CHMOD; "
+                 "chown 0:0 /dev/null && echo CHOWN; chmod 000 /dev/null && "
+                 "echo CHMOD0; touch /dev/null && echo TOUCH; "
+                 "echo x > /dev/null && echo WRITE-OK");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_int_eq(stat("/dev/null", &after), 0);
+    ck_assert_msg(strstr(r.out.data, "WRITE-OK") != NULL, "%s", r.out.data);
+    ck_assert_msg(strstr(r.out.data, "CHMOD") == NULL &&
+                      strstr(r.out.data, "CHOWN") == NULL &&
+                      strstr(r.out.data, "TOUCH") == NULL,
+                  "the box changed a host inode: %s", r.out.data);
+    ck_assert(same_time(&before.st_ctim, &after.st_ctim));
+    ck_assert(same_time(&before.st_mtim, &after.st_mtim));
+    ck_assert_int_eq(before.st_mode, after.st_mode);
+    long in = -1, outside = -1, count = -1;
+    ck_assert_int_eq(sscanf(r.out.data, "%ld %ld %ld", &in, &outside, &count),
+                     3);
+    ck_assert_int_eq(in, 0);
+    ck_assert_int_gt(outside, 0); /* the subordinate range, not root */
+    ck_assert_int_gt(count, 1);
+    ck_assert_int_eq(r.host_root, 0);
+    sandbox_result_free(&r);
+}
+END_TEST
+
+/* A root caller without a subordinate range gets the fix, never a box whose
+ * root is host root.  (/etc/subuid hidden in a private mount namespace.) */
+START_TEST(test_no_subid_range_is_an_error)
+{
+    if (geteuid() != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("/dev/null", "/etc/subuid", NULL, MS_BIND, NULL) < 0)
+            _exit(2);
+        sandbox_opts o;
+        sandbox_result r;
+        opts_for(&o, "echo RAN");
+        int rc = run(&o, &r);
+        bool ok = rc == SANDBOX_ERUNTIME && r.message != NULL &&
+                  strstr(r.message, "subordinate") != NULL &&
+                  strstr(r.message, "/etc/subuid") != NULL;
+        if (!ok)
+            fprintf(stderr, "rc %d: %s\n", rc, r.message ? r.message : "");
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
+/* A caller with a controlling terminal can open /dev/tty (the TIOCSTI
+ * attack's way in); its box cannot: new session, no tty, stdin /dev/null,
+ * no /dev/tty node. */
+START_TEST(test_no_controlling_terminal)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(master, 0);
+    ck_assert_int_eq(grantpt(master), 0);
+    ck_assert_int_eq(unlockpt(master), 0);
+    char slave[128];
+    ck_assert_int_eq(ptsname_r(master, slave, sizeof slave), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setsid() < 0 || open(slave, O_RDWR) < 0)
+            _exit(2);
+        int tty = open("/dev/tty", O_RDWR); /* control: it is reachable */
+        if (tty < 0)
+            _exit(3);
+        close(tty);
+        sandbox_opts o;
+        sandbox_result r;
+        opts_for(&o, "(exec 3</dev/tty) 2>/dev/null && echo TTY-OPEN; "
+                     "test -e /dev/tty && echo TTY-NODE; "
+                     "awk '{print \"sid=\" $6 \" tty=\" $7}' /proc/self/stat; "
+                     "readlink /proc/self/fd/0");
+        int rc = run(&o, &r);
+        bool ok = rc == 0 && strstr(r.out.data, "TTY-") == NULL &&
+                  strstr(r.out.data, "sid=1 tty=0\n") != NULL &&
+                  strstr(r.out.data, "null\n") != NULL;
+        if (!ok)
+            fprintf(stderr, "rc %d: %s%s\n", rc, r.out.data, r.err.data);
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
+/* /proc and /sys as the OCI defaults: masked paths read empty, the
+ * read-only ones are read-only mounts (on the host, root may write
+ * /proc/irq and read /proc/timer_list: the control). */
+START_TEST(test_proc_sys_masked_read_only)
+{
+    if (geteuid() != 0)
+        return;
+    int fd = open("/proc/irq/default_smp_affinity", O_WRONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0); /* opened, nothing written */
+    close(fd);
+    char buf[256];
+    FILE *f = fopen("/proc/timer_list", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_gt(fread(buf, 1, sizeof buf, f), 0);
+    fclose(f);
+
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o,
+             "for f in /proc/kcore /proc/keys /proc/latency_stats "
+             "/proc/interrupts "
+             "/proc/timer_list /proc/timer_stats /proc/sched_debug; do "
+             "test -e $f && echo $f=$(cat $f | wc -c); done; "
+             "for d in /proc/acpi /proc/asound /proc/scsi /sys/firmware "
+             "/sys/devices/virtual/powercap; do "
+             "test -d $d && echo $d=$(ls -A $d | wc -l); done; "
+             "for f in /proc/irq/default_smp_affinity /proc/irq/*/smp_affinity "
+             "/proc/sysrq-trigger /proc/sys/kernel/hostname; do "
+             "(echo 1 > $f) 2>/dev/null && echo WRITABLE:$f; done; "
+             "for m in bus fs irq sys sysrq-trigger; do "
+             "grep -q \" /proc/$m ro,\" /proc/self/mountinfo && echo ro:$m; "
+             "done; echo done");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(strstr(r.out.data, "WRITABLE") == NULL, "%s", r.out.data);
+    ck_assert_msg(strstr(r.out.data, "/proc/timer_list=0\n") != NULL, "%s",
+                  r.out.data);
+    for (const char *p = r.out.data; (p = strchr(p, '=')) != NULL; p++)
+        ck_assert_msg(p[1] == '0' && p[2] == '\n', "not masked: %s",
+                      r.out.data);
+    static const char *const ro[] = {"bus", "fs", "irq", "sys",
+                                     "sysrq-trigger"};
+    for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
+        char host[64], want[64];
+        snprintf(host, sizeof host, "/proc/%s", ro[i]);
+        snprintf(want, sizeof want, "ro:%s\n", ro[i]);
+        if (access(host, F_OK) == 0) /* this kernel has it */
+            ck_assert_msg(strstr(r.out.data, want) != NULL, "%s missing: %s",
+                          want, r.out.data);
+    }
+    sandbox_result_free(&r);
+}
+END_TEST
+
+/* Processes whose command line contains needle (NULs read as spaces);
+ * the first one's pid in *first. */
+static int count_cmdline(const char *needle, pid_t *first)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], buf[512];
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        for (ssize_t i = 0; i < len; i++)
+            buf[i] = buf[i] ? buf[i] : ' ';
+        buf[len] = '\0';
+        if (strstr(buf, needle) != NULL) {
+            if (n++ == 0 && first != NULL)
+                *first = (pid_t)atoi(de->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static bool wait_count(const char *needle, int at_least, double sec)
+{
+    double t0 = now_sec();
+    while (count_cmdline(needle, NULL) < at_least)
+        if (now_sec() - t0 > sec)
+            return false;
+        else
+            usleep(10000);
+    return true;
+}
+
+/* SIGKILL the caller: a plain orphan (the control) lives on; the box, its
+ * pid-namespace init SIGKILLed by PR_SET_PDEATHSIG, goes within 5 s, and
+ * `sandbox gc` removes the cgroup it left. */
+START_TEST(test_box_dies_with_its_caller)
+{
+    char ctl[32], marker[32], cmd[128];
+    snprintf(ctl, sizeof ctl, "3600.1%ld", (long)getpid());
+    snprintf(marker, sizeof marker, "3600.2%ld", (long)getpid());
+
+    snprintf(cmd, sizeof cmd, "sleep %s & sleep %s", ctl, ctl);
+    pid_t sh = fork();
+    if (sh == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    ck_assert(wait_count(ctl, 2, 10));
+    kill(sh, SIGKILL);
+    waitpid(sh, NULL, 0);
+    usleep(300000);
+    pid_t orphan = -1;
+    int survivors = count_cmdline(ctl, &orphan);
+    for (int i = 0; i < 100 && count_cmdline(ctl, &orphan) > 0; i++) {
+        kill(orphan, SIGKILL);
+        usleep(10000);
+    }
+    ck_assert_int_ge(survivors, 1); /* the attack class is real */
+
+    snprintf(cmd, sizeof cmd, "sleep %s & sleep %s", marker, marker);
+    pid_t caller = fork();
+    if (caller == 0) {
+        sandbox_opts o;
+        sandbox_result r;
+        opts_for(&o, cmd);
+        o.timeout_sec = 120;
+        run(&o, &r);
+        _exit(0);
+    }
+    pid_t boxed = -1;
+    ck_assert(wait_count(marker, 2, 20));
+    count_cmdline(marker, &boxed);
+    char cgpath[128], line[512], name[128] = "";
+    snprintf(cgpath, sizeof cgpath, "/proc/%ld/cgroup", (long)boxed);
+    FILE *f = fopen(cgpath, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, ":memory:/libsandbox/") != NULL)
+            sscanf(strstr(line, "/libsandbox/") + 12, "%127[^\n]", name);
+    fclose(f);
+    ck_assert_msg(strncmp(name, "sandbox-", 8) == 0, "cgroup '%s'", name);
+
+    double t0 = now_sec();
+    kill(caller, SIGKILL);
+    waitpid(caller, NULL, 0);
+    while (count_cmdline(marker, NULL) > 0 && now_sec() - t0 < 5)
+        usleep(5000);
+    double gone = now_sec() - t0;
+    ck_assert_msg(count_cmdline(marker, NULL) == 0,
+                  "box processes outlived their caller by 5 s");
+    fprintf(stderr, "box gone %.0f ms after its caller's SIGKILL\n",
+            gone * 1e3);
+    ck_assert_int_gt(run_cgroups(name), 0); /* left behind, empty */
+    for (int i = 0; i < 30 && run_cgroups(name) > 0; i++) {
+        unsigned removed = 0;
+        ck_assert_int_eq(sandbox_gc("native", 0, &removed, NULL), 0);
+        if (run_cgroups(name) > 0)
+            sleep(1);
+    }
+    ck_assert_int_eq(run_cgroups(name), 0);
+}
+END_TEST
+
+/* A caller that ignores SIGPIPE and blocks SIGUSR1 hands both to an
+ * ordinary child (the control); the box sees defaults and an empty mask. */
+START_TEST(test_box_signals_reset)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    ck_assert_int_eq(sigprocmask(SIG_BLOCK, &set, NULL), 0);
+    signal(SIGPIPE, SIG_IGN);
+    /* Control: fork + exec keeps both (execve resets only handlers). */
+    char host[256] = "";
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        execl("/bin/grep", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], host, sizeof host - 1);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    host[n > 0 ? n : 0] = '\0';
+    ck_assert_msg(strstr(host, "SigBlk:\t0000000000000200") != NULL &&
+                      strstr(host, "1000\n") != NULL,
+                  "control: %s", host);
+
+    sandbox_opts o;
+    sandbox_result r;
+    /* "; true": busybox sh ignores SIGQUIT in a command it execs in place
+     * of itself; a forked command shows what the box was given. */
+    opts_for(&o, "grep -E '^Sig(Ign|Blk)' /proc/self/status; true");
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_str_eq(r.out.data, "SigBlk:\t0000000000000000\n"
+                                 "SigIgn:\t0000000000000000\n");
+    sandbox_result_free(&r);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+END_TEST
+
+/* setsid(2) fails with EPERM in this process and its children. */
+static int deny_setsid(void)
+{
+#ifdef __x86_64__
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setsid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof *f, f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+#else
+    return -1;
+#endif
+}
+
+/* The box's child failing before the parent's "go" never kills the caller
+ * with SIGPIPE (the control: a write nobody reads does), and the error
+ * names the step. */
+START_TEST(test_early_child_failure_no_sigpipe)
+{
+#ifndef __x86_64__
+    return; /* deny_setsid() is written for x86_64 */
+#endif
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fds[2];
+        if (pipe(fds) < 0)
+            _exit(2);
+        close(fds[0]);
+        signal(SIGPIPE, SIG_DFL);
+        ssize_t w = write(fds[1], "x", 1);
+        _exit(w < 0 ? 3 : 4);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE);
+
+    for (int round = 0; round < 20; round++) {
+        pid = fork();
+        if (pid == 0) {
+            signal(SIGPIPE, SIG_DFL);
+            if (deny_setsid() < 0)
+                _exit(2);
+            sandbox_opts o;
+            sandbox_result r;
+            opts_for(&o, "echo RAN");
+            int rc = run(&o, &r);
+            bool ok = rc == SANDBOX_ESPAWN &&
+                      strstr(r.message, "new session") != NULL;
+            if (!ok)
+                fprintf(stderr, "rc %d: %s\n", rc, r.message);
+            _exit(ok ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "round %d: status %d (signal %d)", round, st,
+                      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
+}
+END_TEST
+
+/* Forget the rootfs cache refs of test images and let gc delete their
+ * exports, so a test leaves no cache entry behind. */
+static void drop_refs(const char *const *refs, size_t n)
+{
+    char path[512];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/refs/%s",
+                 refs[i]);
+        unlink(path);
+    }
+    unsigned removed = 0;
+    sandbox_gc("native", 0, &removed, NULL);
+}
+
+/* 'foo/bar:latest' and 'foo_bar_latest' once shared a rootfs cache entry
+ * (both escaped to foo_bar_latest): the second ran the first's files. */
+START_TEST(test_distinct_image_names_distinct_rootfs)
+{
+    if (system("podman --version >/dev/null 2>&1") != 0)
+        return;
+    ck_assert_int_eq(
+        system("podman rmi -f localhost/sbxesc/a:latest "
+               "localhost/sbxesc_a_latest >/dev/null 2>&1; "
+               "podman rm -f sbxesc-c >/dev/null 2>&1; "
+               "podman run --name sbxesc-c busybox:latest touch /marker-a && "
+               "podman commit -q sbxesc-c localhost/sbxesc/a:latest "
+               ">/dev/null && podman rm sbxesc-c >/dev/null && "
+               "podman tag busybox:latest localhost/sbxesc_a_latest"),
+        0);
+    static const char *const images[] = {
+        "localhost/sbxesc/a:latest", "localhost/sbxesc_a_latest",
+        "localhost/sbxesc/a:latest", "localhost/sbxesc_a_latest"};
+    for (size_t i = 0; i < 4; i++) {
+        sandbox_opts o;
+        sandbox_result r;
+        opts_for(&o, "test -e /marker-a && echo A || echo B");
+        o.image = images[i];
+        ck_assert_int_eq(run(&o, &r), 0);
+        ck_assert_msg(r.exit_code == 0, "%s", r.message);
+        ck_assert_str_eq(r.out.data, i % 2 == 0 ? "A\n" : "B\n");
+        sandbox_result_free(&r);
+    }
+    ck_assert_int_eq(system("podman rmi -f localhost/sbxesc/a:latest "
+                            "localhost/sbxesc_a_latest >/dev/null 2>&1"),
+                     0);
+    static const char *const refs[] = {"podman@localhost+sbxesc+a_latest",
+                                       "podman@localhost+sbxesc%5Fa%5Flatest"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "/var/cache/libsandbox/rootfs/refs/%s",
+                 refs[i]);
+        ck_assert_msg(access(path, F_OK) == 0, "no ref %s", refs[i]);
+    }
+    drop_refs(refs, 2);
+}
+END_TEST
+
+/* An image whose /data is a symlink to a host path: the old host-side
+ * `mkdir -p <rootfs>/data/sub` created the directory on the host (the
+ * control does exactly that); now the run is refused and nothing is made. */
+START_TEST(test_mount_point_symlink_not_followed)
+{
+    if (system("podman --version >/dev/null 2>&1") != 0 || geteuid() != 0)
+        return;
+    char target[] = "/tmp/sbx-target-XXXXXX", src[] = "/tmp/sbx-src-XXXXXX";
+    char cmd[1024], sub[128];
+    ck_assert_ptr_nonnull(mkdtemp(target));
+    ck_assert_ptr_nonnull(mkdtemp(src));
+    snprintf(sub, sizeof sub, "%s/sub", target);
+    snprintf(cmd, sizeof cmd,
+             "podman rm -f sbxln-c >/dev/null 2>&1; "
+             "podman run --name sbxln-c busybox:latest ln -s %s /data && "
+             "podman commit -q sbxln-c localhost/sbx-symlink:latest "
+             ">/dev/null && podman rm sbxln-c >/dev/null",
+             target);
+    ck_assert_int_eq(system(cmd), 0);
+    sandbox_opts o;
+    sandbox_result r;
+    sandbox_mount m = {src, "/data/sub", 0};
+    opts_for(&o, "true");
+    o.image = "localhost/sbx-symlink:latest";
+    o.mounts = &m;
+    o.n_mounts = 1;
+    ck_assert_int_eq(run(&o, &r), SANDBOX_EINVAL);
+    ck_assert_msg(strstr(r.message, "symbolic link") != NULL, "%s", r.message);
+    sandbox_result_free(&r);
+    ck_assert_int_ne(access(sub, F_OK), 0);
+
+    /* Control: a path-following mkdir on the same cached export. */
+    char id[160] = "";
+    FILE *f = fopen("/var/cache/libsandbox/rootfs/refs/"
+                    "podman@localhost+sbx-symlink_latest",
+                    "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%159s", id), 1);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p /var/cache/libsandbox/rootfs/%s/data/sub", id);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(access(sub, F_OK), 0); /* it lands on the host */
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s %s; podman rmi -f localhost/sbx-symlink:latest "
+             ">/dev/null 2>&1",
+             target, src);
+    ck_assert_int_eq(system(cmd), 0);
+    static const char *const refs[] = {"podman@localhost+sbx-symlink_latest"};
+    drop_refs(refs, 1);
+}
+END_TEST
+
+/* One process OOM-killed, the box going on to exit 0: EXITED 0, with the
+ * OOM kill in the message (the whole box OOM-killed stays OOM: see
+ * test_oom_exact_and_peak_reported). */
+START_TEST(test_oom_kill_that_did_not_end_the_box)
+{
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "sh -c 'x=$(head -c 268435456 /dev/zero | tr \"\\0\" a); "
+                 "echo ${#x}'; echo survived");
+    o.memory = "32m";
+    ck_assert_int_eq(run(&o, &r), 0);
+    ck_assert_msg(r.reason == SANDBOX_END_EXITED && r.exit_code == 0,
+                  "reason %d exit %d: %s", r.reason, r.exit_code, r.message);
+    ck_assert_ptr_nonnull(strstr(r.out.data, "survived"));
+    ck_assert_msg(r.message != NULL && strstr(r.message, "OOM-killed"), "%s",
+                  r.message ? r.message : "(no message)");
+    sandbox_result_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("native");
@@ -421,6 +978,16 @@ static Suite *suite(void)
     tcase_add_test(tc, test_directory_image);
     tcase_add_test(tc, test_rootfs_cache_follows_image_id);
     tcase_add_test(tc, test_non_root);
+    tcase_add_test(tc, test_box_root_is_not_host_root);
+    tcase_add_test(tc, test_no_subid_range_is_an_error);
+    tcase_add_test(tc, test_no_controlling_terminal);
+    tcase_add_test(tc, test_proc_sys_masked_read_only);
+    tcase_add_test(tc, test_box_dies_with_its_caller);
+    tcase_add_test(tc, test_box_signals_reset);
+    tcase_add_test(tc, test_early_child_failure_no_sigpipe);
+    tcase_add_test(tc, test_distinct_image_names_distinct_rootfs);
+    tcase_add_test(tc, test_mount_point_symlink_not_followed);
+    tcase_add_test(tc, test_oom_kill_that_did_not_end_the_box);
     suite_add_tcase(s, tc);
     return s;
 }

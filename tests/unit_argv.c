@@ -91,8 +91,15 @@ START_TEST(test_defaults_argv)
     tu_assert_argv(
         argv, podman, "run", "--rm", "--pull=missing", "--network=none",
         "--memory=2g", "--pids-limit=512", cpus_arg, "--cap-drop=ALL",
-        "--security-opt=no-new-privileges", expected_seccomp(), name_arg, label,
-        "debian:stable-slim", "sh", "-c", "echo hi");
+        "--security-opt=no-new-privileges", expected_seccomp(), "--read-only",
+        "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=1073741824,"
+        "mode=1777",
+        "--tmpfs=/var/tmp:rw,exec,nosuid,nodev,size=1073741824,"
+        "mode=1777",
+        "--tmpfs=/run:rw,exec,nosuid,nodev,size=1073741824,mode=755",
+        "--tmpfs=/root:rw,exec,nosuid,nodev,size=1073741824,"
+        "mode=700",
+        name_arg, label, "debian:stable-slim", "sh", "-c", "echo hi");
     free(cpus);
     sbx_argv_free(argv);
     sbx_plan_free(&p);
@@ -114,9 +121,9 @@ START_TEST(test_all_options_argv)
     char *data_real = realpath(data, NULL);
     char *file_real = realpath(file, NULL);
     char *data_dotted = NULL;
-    ck_assert_int_ge(asprintf(&data_dotted, "%s/./../data", data), 0);
+    ck_assert_int_ge(asprintf(&data_dotted, "%s/../data", data), 0);
 
-    sandbox_mount m[] = {{data_dotted, "/in", 0}, {file, "/etc/x.txt", 1}};
+    sandbox_mount m[] = {{data, "/in", 0}, {file, "/etc/x.txt", 1}};
     const char *env[] = {"FOO=bar baz", "EMPTY="};
     sandbox_opts o;
     sbx_plan p;
@@ -132,6 +139,7 @@ START_TEST(test_all_options_argv)
     o.env = env;
     o.n_env = 2;
     o.runtime = "docker";
+    o.disk_limit = "64m";
     char **argv = run_argv(&o, &p);
 
     char ws_arg[PATH_MAX + 32], m0[PATH_MAX + 32], m1[PATH_MAX + 32];
@@ -142,13 +150,17 @@ START_TEST(test_all_options_argv)
     snprintf(name_arg, sizeof name_arg, "--name=%s", p.name);
     ck_assert_str_eq(p.workspace, ws_real);
     ck_assert_int_eq(p.kind, SBX_RT_DOCKER);
-    tu_assert_argv(argv, docker, "run", "--rm", "--pull=missing",
-                   "--network=bridge", "--memory=512m", "--pids-limit=64",
-                   "--cpus=0.5", "--cap-drop=ALL",
-                   "--security-opt=no-new-privileges", expected_seccomp(), "-v",
-                   ws_arg, "-w", "/workspace", name_arg, label, "-v", m0, "-v",
-                   m1, "--env=FOO=bar baz", "--env=EMPTY=", "alpine:3.20", "sh",
-                   "-c", "make test");
+    tu_assert_argv(
+        argv, docker, "run", "--rm", "--pull=missing", "--network=bridge",
+        "--memory=512m", "--pids-limit=64", "--cpus=0.5", "--cap-drop=ALL",
+        "--security-opt=no-new-privileges", expected_seccomp(), "-v", ws_arg,
+        "-w", "/workspace", "--read-only",
+        "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
+        "--tmpfs=/var/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
+        "--tmpfs=/run:rw,exec,nosuid,nodev,size=67108864,mode=755",
+        "--tmpfs=/root:rw,exec,nosuid,nodev,size=67108864,mode=700", name_arg,
+        label, "-v", m0, "-v", m1, "--env=FOO=bar baz",
+        "--env=EMPTY=", "alpine:3.20", "sh", "-c", "make test");
     sbx_argv_free(argv);
     sbx_plan_free(&p);
     free(ws);
@@ -352,7 +364,102 @@ START_TEST(test_rm_kill_ps_argv)
                    "--format={{.Names}} {{.Label \"io.libsandbox.owner\"}}");
     sbx_argv_free(argv);
 
+    ck_assert_int_eq(
+        sbx_build_exists_argv("/x/podman", SBX_RT_PODMAN, "sb-1", &argv, &e),
+        0);
+    tu_assert_argv(argv, "/x/podman", "container", "exists", "sb-1");
+    sbx_argv_free(argv);
+    ck_assert_int_eq(
+        sbx_build_exists_argv("/x/docker", SBX_RT_DOCKER, "sb-1", &argv, &e),
+        0);
+    tu_assert_argv(argv, "/x/docker", "container", "inspect",
+                   "--format={{.Id}}", "sb-1");
+    sbx_argv_free(argv);
+
     sbx_argv_free(NULL);
+}
+END_TEST
+
+/* Box root is never host root: the backend's id map becomes --uidmap and
+ * --gidmap right after the contract's flags. */
+START_TEST(test_idmap_argv)
+{
+    sandbox_opts o;
+    sbx_plan p;
+    base_opts(&o, "id");
+    o.disk_limit = "1m";
+    sbx_idmap map = {.uid_start = 100000, .gid_start = 200000, .count = 65536};
+    sbx_err e = {0};
+    ck_assert_int_eq(sbx_plan_init(&p, &o, &e), 0);
+    p.idmap = &map;
+    char **argv = NULL;
+    ck_assert_int_eq(sbx_build_run_argv(&p, &argv, &e), 0);
+    size_t i = 0;
+    while (argv[i] && strcmp(argv[i], "--security-opt=no-new-privileges"))
+        i++;
+    ck_assert_ptr_nonnull(argv[i]);
+    ck_assert(strncmp(argv[i + 1], "--security-opt=seccomp=", 23) == 0);
+    ck_assert_str_eq(argv[i + 2], "--uidmap=0:100000:65536");
+    ck_assert_str_eq(argv[i + 3], "--gidmap=0:200000:65536");
+    ck_assert_str_eq(argv[i + 4], "--read-only");
+    ck_assert_str_eq(
+        argv[i + 5],
+        "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=1048576,mode=1777");
+    sbx_argv_free(argv);
+    sbx_plan_free(&p);
+}
+END_TEST
+
+/* Box paths (and every other path field) with '..', '.' or '//'
+ * components are refused with a message saying which. */
+START_TEST(test_dotted_paths_rejected)
+{
+    static const char *const bad_box[] = {"/a/../etc", "/a/./b", "/a//b",
+                                          "/..",       "/.",     "//a"};
+    for (size_t i = 0; i < sizeof bad_box / sizeof *bad_box; i++) {
+        sandbox_mount m = {tmp, bad_box[i], 0};
+        sandbox_opts o;
+        base_opts(&o, "true");
+        o.mounts = &m;
+        o.n_mounts = 1;
+        char *msg = NULL;
+        ck_assert_int_eq(sandbox_opts_validate(&o, &msg), SANDBOX_EINVAL);
+        ck_assert_msg(msg && strstr(msg, bad_box[i]) &&
+                          (strstr(msg, "'..'") || strstr(msg, "'//'")),
+                      "%s: %s", bad_box[i], msg ? msg : "(null)");
+        sandbox_free(msg);
+    }
+    /* A trailing slash is fine, and so are names merely starting with a
+     * dot. */
+    static const char *const good_box[] = {"/a/", "/.cache", "/a/..b/c"};
+    for (size_t i = 0; i < sizeof good_box / sizeof *good_box; i++) {
+        sandbox_mount m = {tmp, good_box[i], 0};
+        sandbox_opts o;
+        base_opts(&o, "true");
+        o.mounts = &m;
+        o.n_mounts = 1;
+        ck_assert_int_eq(sandbox_opts_validate(&o, NULL), 0);
+    }
+    /* Host paths and the native image directory too. */
+    char *dotted = NULL;
+    ck_assert_int_ge(asprintf(&dotted, "%s/../%s", tmp, strrchr(tmp, '/') + 1),
+                     0);
+    sandbox_mount m = {dotted, "/m", 0};
+    sandbox_opts o;
+    base_opts(&o, "true");
+    o.mounts = &m;
+    o.n_mounts = 1;
+    ck_assert_int_eq(sandbox_opts_validate(&o, NULL), SANDBOX_EINVAL);
+    base_opts(&o, "true");
+    o.workspace = dotted;
+    ck_assert_int_eq(sandbox_opts_validate(&o, NULL), SANDBOX_EINVAL);
+    base_opts(&o, "true");
+    o.image = dotted;
+    char *msg = NULL;
+    ck_assert_int_eq(sandbox_opts_validate(&o, &msg), SANDBOX_EINVAL);
+    ck_assert_ptr_nonnull(strstr(msg, "image directory"));
+    sandbox_free(msg);
+    free(dotted);
 }
 END_TEST
 
@@ -371,6 +478,8 @@ static Suite *argv_suite(void)
     tcase_add_test(tc, test_unique_names);
     tcase_add_test(tc, test_plan_failure_frees);
     tcase_add_test(tc, test_rm_kill_ps_argv);
+    tcase_add_test(tc, test_idmap_argv);
+    tcase_add_test(tc, test_dotted_paths_rejected);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,11 +2,18 @@
 /* sbx_spawn + sbx_capture_run with real /bin/sh children (no container), and
  * sandbox_run end to end with the fake runtime (tests/fake-runtime) on PATH:
  * exit codes, reason classification, timeout/cancel clean-up, no leaks. */
+#include "guardian.h"
 #include "internal.h"
 #include "test_util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -492,6 +499,298 @@ START_TEST(test_run_quiet)
 }
 END_TEST
 
+/* A child reaped behind the library's back (the caller's SIGCHLD handler
+ * calling waitpid, or SIGCHLD ignored) must not read as "exited 0". */
+START_TEST(test_lost_status_is_error)
+{
+    sbx_child c;
+    sbx_capture cap = {.cap = 100};
+    sbx_err e = {0};
+    stop_rec sr = {0, true};
+    spawn_sh("exit 0", &c);
+    /* The attack: someone else takes the status first. */
+    int st = -1;
+    ck_assert_int_eq(waitpid(c.pid, &st, 0), c.pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    errno = 0;
+    ck_assert_int_eq(waitpid(c.pid, &st, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+    int rc = sbx_capture_run(&c, 10, -1, stop_cb, &sr, &cap, &e);
+    ck_assert_int_eq(rc, SANDBOX_EIO);
+    ck_assert(cap.lost);
+    ck_assert(!(WIFEXITED(cap.status) && WEXITSTATUS(cap.status) == 0));
+    ck_assert_ptr_nonnull(strstr(e.msg, "lost"));
+    sbx_child_close(&c);
+    free_cap(&cap);
+
+    /* SIGCHLD ignored: the kernel reaps, waitpid says ECHILD. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    ck_assert_int_eq(sigaction(SIGCHLD, &ign, &old), 0);
+    sbx_capture cap2;
+    rc = run_sh("echo out; exit 0", 100, 10, -1, &sr, &cap2);
+    sigaction(SIGCHLD, &old, NULL);
+    ck_assert_int_eq(rc, SANDBOX_EIO);
+    ck_assert(cap2.lost);
+    free_cap(&cap2);
+}
+END_TEST
+
+/* Helpers start in "/", never in the caller's working directory. */
+START_TEST(test_child_cwd_is_root)
+{
+    char *dir = tu_mkdtemp();
+    char old[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+    ck_assert_int_eq(chdir(dir), 0);
+    stop_rec sr = {0, true};
+    sbx_capture cap;
+    ck_assert_int_eq(run_sh("pwd; : > oom", 1000, 10, -1, &sr, &cap), 0);
+    ck_assert_str_eq(cap.out.data, "/\n");
+    free_cap(&cap);
+    ck_assert_int_ne(access("oom", F_OK), 0);
+    unlink("/oom");
+    ck_assert_int_eq(chdir(old), 0);
+    tu_rmtree(dir); /* frees dir */
+}
+END_TEST
+
+/* ---- the guardian ---------------------------------------------------------
+ */
+
+static char *g_marker(const char *tag)
+{
+    char *m = NULL;
+    ck_assert_int_ge(
+        asprintf(&m, "/tmp/sbx-guardian-%ld-%s", (long)getpid(), tag), 0);
+    unlink(m);
+    return m;
+}
+
+/* Wait up to `sec` for path to exist. */
+static bool wait_for_file(const char *path, double sec)
+{
+    double until = now() + sec;
+    while (now() < until) {
+        if (access(path, F_OK) == 0)
+            return true;
+        usleep(20000);
+    }
+    return access(path, F_OK) == 0;
+}
+
+typedef struct g_cb {
+    char path[256];
+} g_cb;
+
+/* Async-signal-safe: open + close only. */
+static void g_touch(void *arg)
+{
+    const g_cb *cb = arg;
+    int fd = open(cb->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+START_TEST(test_guardian_release)
+{
+    char *m = g_marker("rel");
+    char *argv[] = {"/usr/bin/touch", m, NULL};
+    g_cb cb;
+    char *m2 = g_marker("relcb");
+    snprintf(cb.path, sizeof cb.path, "%s", m2);
+    int fds = tu_count_fds();
+    sbx_guardian g;
+    sbx_err e = {0};
+    ck_assert_int_eq(
+        sbx_guardian_start(&g, now() + 60, argv, NULL, g_touch, &cb, &e), 0);
+    ck_assert_int_gt(g.pid, 0);
+    /* It holds nothing of ours: 0-2 on /dev/null, its socket, our pidfd;
+     * cwd "/", its own session.  Looked at first, asserted after the
+     * release (a failed assertion must not leave it running).  Valgrind
+     * keeps fds of its own in every process: not there. */
+    char path[64], link[PATH_MAX], bad[PATH_MAX + 32] = "";
+    char cwd[PATH_MAX] = "";
+    usleep(100000);
+    snprintf(path, sizeof path, "/proc/%d/cwd", (int)g.pid);
+    ssize_t n = readlink(path, cwd, sizeof cwd - 1);
+    if (n > 0)
+        cwd[n] = '\0';
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)g.pid);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        int fd = atoi(de->d_name);
+        char fp[PATH_MAX];
+        snprintf(fp, sizeof fp, "%s/%s", path, de->d_name);
+        n = readlink(fp, link, sizeof link - 1);
+        link[n > 0 ? n : 0] = '\0';
+        if ((fd > 4 && !tu_under_valgrind()) ||
+            (fd <= 2 && strcmp(link, "/dev/null") != 0))
+            snprintf(bad, sizeof bad, "fd %d (%s)", fd, link);
+    }
+    if (d != NULL)
+        closedir(d);
+    pid_t sid = getsid(g.pid), gpid = g.pid;
+    ck_assert_int_eq(sbx_guardian_release(&g), SBX_GUARDIAN_RELEASED);
+    ck_assert_msg(bad[0] == '\0', "the guardian holds %s", bad);
+    ck_assert_str_eq(cwd, "/");
+    ck_assert_int_eq(sid, gpid);
+    ck_assert_int_eq(g.pid, -1);
+    ck_assert_int_eq(g.fd, -1);
+    ck_assert_int_ne(access(m, F_OK), 0);  /* no cleanup on release */
+    ck_assert_int_ne(access(m2, F_OK), 0); /* nor callback */
+    ck_assert_int_eq(tu_count_fds(), fds);
+    assert_no_children();
+    ck_assert_int_eq(sbx_guardian_release(&g), SBX_GUARDIAN_RELEASED);
+    free(m);
+    free(m2);
+}
+END_TEST
+
+/* Wait until the guardian exited on its own (without reaping it), then
+ * release: its verdict, not a release racing its deadline. */
+static int release_after_exit(sbx_guardian *g)
+{
+    siginfo_t si;
+    ck_assert_int_eq(waitid(P_PID, (id_t)g->pid, &si, WEXITED | WNOWAIT), 0);
+    return sbx_guardian_release(g);
+}
+
+START_TEST(test_guardian_deadline)
+{
+    /* The caller lives on (stopped, stuck): the deadline still holds. */
+    char *m = g_marker("dl");
+    char *m2 = g_marker("dlcb");
+    g_cb cb;
+    snprintf(cb.path, sizeof cb.path, "%s", m2);
+    char *argv[] = {"/usr/bin/touch", m, NULL};
+    sbx_guardian g;
+    sbx_err e = {0};
+    double t0 = now();
+    ck_assert_int_eq(
+        sbx_guardian_start(&g, t0 + 0.5, argv, NULL, g_touch, &cb, &e), 0);
+    ck_assert(wait_for_file(m2, 5.0));
+    ck_assert(access(m, F_OK) == 0);
+    ck_assert_msg(now() - t0 >= 0.5, "fired early");
+    ck_assert_int_eq(sbx_guardian_release(&g), SBX_GUARDIAN_FIRED);
+    assert_no_children();
+    /* A cleanup that never succeeds: retried, then reported. */
+    char *fail[] = {"/bin/false", NULL};
+    ck_assert_int_eq(sbx_guardian_start(&g, now(), fail, NULL, NULL, NULL, &e),
+                     0);
+    ck_assert_int_eq(release_after_exit(&g), SBX_GUARDIAN_FAILED);
+    /* "gone" semantics: cleanup exits 0 but the thing still "exists". */
+    char *ok[] = {"/bin/true", NULL};
+    ck_assert_int_eq(sbx_guardian_start(&g, now(), ok, ok, NULL, NULL, &e), 0);
+    ck_assert_int_eq(release_after_exit(&g), SBX_GUARDIAN_FAILED);
+    ck_assert_int_eq(sbx_guardian_start(&g, now(), ok, fail, NULL, NULL, &e),
+                     0);
+    ck_assert_int_eq(release_after_exit(&g), SBX_GUARDIAN_FIRED);
+    /* Relative cleanup paths are refused. */
+    char *rel[] = {"touch", m, NULL};
+    ck_assert_int_eq(sbx_guardian_start(&g, 0, rel, NULL, NULL, NULL, &e),
+                     SANDBOX_EINVAL);
+    ck_assert_int_eq(g.pid, -1);
+    assert_no_children();
+    unlink(m);
+    unlink(m2);
+    free(m);
+    free(m2);
+}
+END_TEST
+
+/* The caller dies by SIGKILL: the guardian kills the watched process and
+ * cleans up within 5 s.  Control: without a guardian the watched process
+ * survives its SIGKILLed parent. */
+static void caller_dies(bool guarded, const char *marker, int report_fd)
+{
+    pid_t caller = fork();
+    ck_assert_int_ge(caller, 0);
+    if (caller == 0) {
+        char *argv[] = {"/usr/bin/touch", (char *)marker, NULL};
+        sbx_guardian g;
+        if (guarded && sbx_guardian_start(&g, now() + 60, argv, NULL, NULL,
+                                          NULL, NULL) < 0)
+            _exit(1);
+        pid_t victim = fork();
+        if (victim == 0) {
+            setpgid(0, 0);
+            execl("/bin/sleep", "sleep", "60", (char *)NULL);
+            _exit(127);
+        }
+        if (guarded) {
+            int pfd = (int)syscall(SYS_pidfd_open, victim, 0);
+            if (pfd < 0 || sbx_guardian_watch(&g, pfd, NULL) < 0)
+                _exit(1);
+        }
+        if (write(report_fd, &victim, sizeof victim) != sizeof victim)
+            _exit(1);
+        raise(SIGKILL);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(caller, &st, 0), caller);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+static bool pid_gone_within(pid_t pid, double sec)
+{
+    double until = now() + sec;
+    for (;;) {
+        /* As our orphans' subreaper we reap them (no zombies either). */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return true;
+        if (now() >= until)
+            return false;
+        usleep(20000);
+    }
+}
+
+START_TEST(test_guardian_caller_sigkill)
+{
+    /* Valgrind has no pidfd_open (the guardian falls back to the socket's
+     * EOF, but there is no pidfd to hand over) and CK_FORK=no would keep
+     * the subreaper role for later tests. */
+    if (tu_under_valgrind())
+        return;
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t victim = -1;
+
+    /* Control: no guardian, the victim outlives its SIGKILLed parent. */
+    char *m0 = g_marker("ctl");
+    caller_dies(false, m0, p[1]);
+    ck_assert_int_eq(read(p[0], &victim, sizeof victim), sizeof victim);
+    ck_assert(!pid_gone_within(victim, 1.0));
+    ck_assert_int_ne(access(m0, F_OK), 0);
+    kill(victim, SIGKILL);
+    ck_assert(pid_gone_within(victim, 5.0));
+
+    /* Guarded: victim killed and cleanup run within 5 s. */
+    char *m = g_marker("kill");
+    double t0 = now();
+    caller_dies(true, m, p[1]);
+    ck_assert_int_eq(read(p[0], &victim, sizeof victim), sizeof victim);
+    ck_assert(pid_gone_within(victim, 5.0));
+    ck_assert(wait_for_file(m, 5.0 - (now() - t0)));
+    /* The guardian itself exits: nothing of ours is left. */
+    double until = now() + 5.0;
+    while (now() < until && waitpid(-1, NULL, WNOHANG) >= 0)
+        usleep(20000);
+    assert_no_children();
+    close(p[0]);
+    close(p[1]);
+    unlink(m);
+    free(m);
+    free(m0);
+}
+END_TEST
+
 /* ---- sandbox_run end to end with the fake runtime ---------------------- */
 
 static char *tmp, *bin, *fake, *logpath;
@@ -728,6 +1027,88 @@ START_TEST(test_e2e_client_killed)
 }
 END_TEST
 
+/* The client runs in a private directory, not the caller's cwd: what
+ * conmon writes there (its `oom` file) is the library's to read and
+ * remove.  The fake runs the command in the client's cwd, as conmon
+ * would write. */
+START_TEST(test_e2e_private_cwd_oom_file)
+{
+    char *dir = tu_mkdtemp();
+    char old[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+    ck_assert_int_eq(chdir(dir), 0);
+    sandbox_result r;
+    run_expect("pwd; : > oom; kill -9 $$", SANDBOX_ERUNTIME, SANDBOX_END_ERROR,
+               -1, SIGKILL, "signal 9", &r);
+    sandbox_result_free(&r);
+    ck_assert_int_ne(access("oom", F_OK), 0);
+    /* An exit of 137 with conmon's record: an exact OOM. */
+    sandbox_opts o;
+    opts_for(&o, "pwd; : > oom; exit 137");
+    ck_assert_int_eq(sandbox_result_init(&r, sizeof r), 0);
+    ck_assert_int_eq(sandbox_run(&o, &r), 0);
+    ck_assert_int_eq(r.reason, SANDBOX_END_OOM);
+    ck_assert_ptr_nonnull(strstr(r.message, "engine reported"));
+    ck_assert_ptr_nonnull(strstr(r.out.data, "/tmp/libsandbox-run-"));
+    ck_assert_int_eq(r.host_root, 0); /* podman: mapped (or rootless) */
+    char *rundir = strndup(r.out.data, strcspn(r.out.data, "\n"));
+    ck_assert_int_ne(access(rundir, F_OK), 0); /* removed */
+    free(rundir);
+    sandbox_result_free(&r);
+    /* Without the record: still the inference. */
+    opts_for(&o, "exit 137");
+    ck_assert_int_eq(sandbox_result_init(&r, sizeof r), 0);
+    ck_assert_int_eq(sandbox_run(&o, &r), 0);
+    ck_assert_ptr_nonnull(strstr(r.message, "inferred"));
+    sandbox_result_free(&r);
+    ck_assert_int_ne(access("oom", F_OK), 0);
+    ck_assert_int_eq(chdir(old), 0);
+    tu_rmtree(dir);
+    assert_no_children();
+}
+END_TEST
+
+/* Rootful podman without a subordinate range: a clear error naming the
+ * fix, never a box whose root is host root.  /etc/subuid is hidden by an
+ * empty file in a private mount namespace (this test's process only). */
+START_TEST(test_e2e_no_subid_range)
+{
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)
+        return; /* needs root (as the mapping itself does) */
+    ck_assert_int_eq(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
+    char *empty = tu_path(tmp, "empty-subuid");
+    tu_write_file(empty, "", 0644);
+    ck_assert_int_eq(mount(empty, "/etc/subuid", "none", MS_BIND, NULL), 0);
+    sandbox_result r;
+    run_expect("echo ran", SANDBOX_ERUNTIME, SANDBOX_END_ERROR, -1, 0,
+               "subordinate id range", &r);
+    ck_assert_ptr_nonnull(strstr(r.message, "usermod --add-subuids"));
+    ck_assert_int_eq(r.out.len, 0); /* nothing ran */
+    sandbox_result_free(&r);
+    umount("/etc/subuid");
+    free(empty);
+}
+END_TEST
+
+/* sandbox_run with the status lost: an error, never "exited 0". */
+START_TEST(test_e2e_lost_status)
+{
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    ck_assert_int_eq(sigaction(SIGCHLD, &ign, &old), 0);
+    sandbox_opts o;
+    sandbox_result r;
+    opts_for(&o, "exit 0");
+    ck_assert_int_eq(sandbox_result_init(&r, sizeof r), 0);
+    int rc = sandbox_run(&o, &r);
+    sigaction(SIGCHLD, &old, NULL);
+    ck_assert_int_eq(rc, SANDBOX_EIO);
+    ck_assert_int_eq(r.reason, SANDBOX_END_ERROR);
+    ck_assert_ptr_nonnull(strstr(r.message, "lost"));
+    sandbox_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_e2e_timeout)
 {
     sandbox_opts o;
@@ -814,7 +1195,14 @@ START_TEST(test_e2e_docker_timeout)
     char ***lines;
     ck_assert_uint_ge(read_log(&lines), 2);
     ck_assert_str_eq(lines[0][0], dk);
-    tu_assert_argv(lines[1], dk, "rm", "-f", r.container_name);
+    /* `docker info` (host_root) runs alongside the client: find the rm. */
+    char **rm = NULL;
+    for (char ***l = lines; l && *l && rm == NULL; l++)
+        if ((*l)[1] && strcmp((*l)[1], "rm") == 0)
+            rm = *l;
+    ck_assert_ptr_nonnull(rm);
+    tu_assert_argv(rm, dk, "rm", "-f", r.container_name);
+    ck_assert_uint_eq(count_calls(lines, "info"), 1);
     tu_log_free(lines);
     sandbox_result_free(&r);
     free(dk);
@@ -937,6 +1325,11 @@ static Suite *capture_suite(void)
     tcase_add_test(tc, test_spawn_failure);
     tcase_add_test(tc, test_child_environment);
     tcase_add_test(tc, test_run_quiet);
+    tcase_add_test(tc, test_lost_status_is_error);
+    tcase_add_test(tc, test_child_cwd_is_root);
+    tcase_add_test(tc, test_guardian_release);
+    tcase_add_test(tc, test_guardian_deadline);
+    tcase_add_test(tc, test_guardian_caller_sigkill);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("e2e-fake-runtime");
@@ -947,6 +1340,9 @@ static Suite *capture_suite(void)
     tcase_add_test(tc, test_e2e_classification);
     tcase_add_test(tc, test_e2e_runtime_error);
     tcase_add_test(tc, test_e2e_client_killed);
+    tcase_add_test(tc, test_e2e_private_cwd_oom_file);
+    tcase_add_test(tc, test_e2e_lost_status);
+    tcase_add_test(tc, test_e2e_no_subid_range);
     tcase_add_test(tc, test_e2e_timeout);
     tcase_add_test(tc, test_e2e_timeout_not_removed);
     tcase_add_test(tc, test_e2e_docker_timeout);

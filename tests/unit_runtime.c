@@ -221,6 +221,64 @@ START_TEST(test_public_wrapper)
 }
 END_TEST
 
+/* A box can write the CLI's default workspace, the current directory: a
+ * planted ./podman must never be found through an empty or relative PATH
+ * entry.  The control shows the attack lands with execvp's rules (sh). */
+START_TEST(test_relative_path_entries_ignored)
+{
+    char *cwd = tu_path(tmp, "cwd");
+    ck_assert_int_eq(mkdir(cwd, 0755), 0);
+    char *marker = tu_path(tmp, "planted-ran");
+    char *script = NULL;
+    ck_assert_int_ge(asprintf(&script, "#!/bin/sh\n: > '%s'\nexit 0\n", marker),
+                     0);
+    char *planted = tu_path(cwd, "podman");
+    tu_write_file(planted, script, 0755);
+    char *rel = tu_path(cwd, "bin");
+    ck_assert_int_eq(mkdir(rel, 0755), 0);
+    tu_make_exe(rel, "docker", 0755);
+    char old[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+    ck_assert_int_eq(chdir(cwd), 0);
+
+    /* Control: a shell follows the empty entry to ./podman. */
+    ck_assert_int_eq(system("PATH=: podman"), 0);
+    ck_assert_int_eq(access(marker, F_OK), 0);
+    ck_assert_int_eq(unlink(marker), 0);
+
+    /* The library: "", "." and "bin" are skipped, /usr/bin is searched. */
+    expect_fail(NULL, NULL, ":.:bin::", SANDBOX_ENORUNTIME, "neither", NULL);
+    expect_fail("podman", NULL, ":.:bin", SANDBOX_ENORUNTIME, "not found",
+                NULL);
+    if (access("/usr/bin/podman", X_OK) == 0)
+        expect_found(NULL, NULL, ":/usr/bin", "/usr/bin/podman", SBX_RT_PODMAN);
+    char *ponly_podman = tu_path(ponly, "podman");
+    char *path = NULL;
+    ck_assert_int_ge(asprintf(&path, ":bin:%s", ponly), 0);
+    expect_found(NULL, NULL, path, ponly_podman, SBX_RT_PODMAN);
+    free(path);
+    /* A whole run with PATH=":" never executes the planted file. */
+    ck_assert_int_eq(setenv("PATH", ":", 1), 0);
+    unsetenv(SANDBOX_RUNTIME_ENV);
+    sandbox_opts o;
+    sandbox_result r;
+    ck_assert_int_eq(sandbox_opts_init(&o, sizeof o), 0);
+    ck_assert_int_eq(sandbox_result_init(&r, sizeof r), 0);
+    o.command = "true";
+    ck_assert_int_eq(sandbox_run(&o, &r), SANDBOX_ENORUNTIME);
+    sandbox_result_free(&r);
+    ck_assert_int_ne(access(marker, F_OK), 0);
+
+    ck_assert_int_eq(chdir(old), 0);
+    free(ponly_podman);
+    free(rel);
+    free(planted);
+    free(script);
+    free(marker);
+    free(cwd);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -235,6 +293,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, test_explicit_path);
     tcase_add_test(tc, test_unknown_runtime);
     tcase_add_test(tc, test_public_wrapper);
+    tcase_add_test(tc, test_relative_path_entries_ignored);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -417,6 +417,11 @@ int aggregate_build(const char *judging_dir, json_t **review, bench_err *e)
             json_object_get(summ, "statuses")
                 ? json_object_get(summ, "statuses")
                 : json_null());
+        /* the evaluation's static scan: what the code tried on the runner */
+        json_object_set(tests_j, "scan_flags",
+                        json_object_get(summ, "flags")
+                            ? json_object_get(summ, "flags")
+                            : json_null());
         r->doc = json_pack(
             "{s:s, s:s, s:{s:i, s:i}, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, "
             "s:{s:o, s:i, s:i, s:b}, s:o, s:{s:o, s:o}, s:{s:o, s:o}, s:o, "

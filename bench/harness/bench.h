@@ -114,12 +114,23 @@ typedef struct bench_task {
     char **env;         /* NAME=VALUE set in the box */
     size_t n_env;
     bench_limits limits;
+    char *isolation; /* "two-box" (runner and candidate boxes) or
+                        "single-box" (legacy: the candidate can reach the
+                        runner and its report) */
+    char *manifest;  /* the test-id list, relative to tests/ */
+    char **tests;    /* the manifest's ids, sorted: the only denominator */
+    size_t n_tests;
 } bench_task;
 
 typedef struct bench_model {
     char *name; /* short label, used in paths */
     char *slug; /* the model id passed to the command */
+    char *risk; /* "low", "medium", "high" or NULL (the default, medium) */
 } bench_model;
+
+/* Risk tiers (docs/bench.md): 0 low, 1 medium, 2 high; -1 unknown. */
+int risk_tier_parse(const char *s);
+const char *risk_tier_name(int tier);
 
 typedef struct bench_config {
     char *path;
@@ -141,6 +152,9 @@ typedef struct bench_config {
 } bench_config;
 
 int task_load(const char *dir, bench_task *t, bench_err *e);
+/* task_load without reading tests/MANIFEST when need_manifest is 0. */
+int task_load_opt(const char *dir, int need_manifest, bench_task *t,
+                  bench_err *e);
 /* Parse an already-read task.json object (file names the source). */
 int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e);
 void task_free(bench_task *t);
@@ -166,7 +180,8 @@ typedef enum test_verdict {
     TV_FAILED = 1,
     TV_ERROR = 2,
     TV_SKIPPED = 3,
-    TV_MISSING = 4, /* not in this run's report (no report, or not run) */
+    TV_MISSING = 4,    /* not in this run's report (no report, or not run) */
+    TV_UNVERIFIED = 5, /* in the report, but duplicated or renamed */
 } test_verdict;
 
 const char *test_verdict_name(int v);
@@ -190,9 +205,43 @@ int junit_parse_memory(const char *data, size_t len, junit_report *r,
                        bench_err *e);
 int junit_parse_file(const char *path, junit_report *r, bench_err *e);
 void junit_free(junit_report *r);
+/* The trusted test list: tests/MANIFEST, one JUnit id per line ('#'
+ * comments, blank lines ignored), part of the suite digest.  Sorted on
+ * return; an empty list or a repeated id is an error. */
+int manifest_parse(const char *data, const char *file, char ***ids, size_t *n,
+                   bench_err *e);
+int manifest_load(const char *path, char ***ids, size_t *n, bench_err *e);
+
+typedef struct manifest_check {
+    int ok; /* the report lists exactly the manifest, each id once */
+    char **missing, **extra, **duplicate, **renamed; /* "old -> new" */
+    size_t n_missing, n_extra, n_duplicate, n_renamed;
+    int *verdict;         /* per manifest id: the report's verdict, or
+                             TV_MISSING / TV_UNVERIFIED */
+    const char **message; /* per manifest id (borrowed from the report) */
+    const struct junit_case **match; /* per manifest id: its case or NULL */
+} manifest_check;
+
+/* Check report r against the sorted manifest ids[n]. */
+void manifest_verify(char *const *ids, size_t n, const junit_report *r,
+                     manifest_check *mc);
+/* One sentence naming what was wrong, or NULL when ok (caller frees). */
+char *manifest_problems(const manifest_check *mc);
+void manifest_check_free(manifest_check *mc);
 /* Call once from the main thread before any thread parses. */
 void junit_global_init(void);
 void junit_global_cleanup(void);
+
+/* ---- scan.c ------------------------------------------------------------ */
+/* Static flags for runner tampering in a candidate's files (regular files
+ * only; symlinks are never followed).  *out: [{flag, file, line, text}]. */
+int scan_candidate(const char *dir, const char *tests_mount, json_t **out,
+                   bench_err *e);
+/* Scan one file's text into findings (exposed for tests). */
+void scan_text(const char *file, const char *data, size_t len,
+               const char *tests_mount, json_t *findings);
+/* The distinct flag names of findings, in a fixed order. */
+json_t *scan_flags(json_t *findings);
 
 /* ---- log.c ------------------------------------------------------------- */
 /* Append one JSON object as one chained line (audit_append). */
@@ -303,6 +352,12 @@ typedef struct evaluate_args {
     const char *eval_id;  /* NULL: timestamp */
     long long seed;       /* recorded; SANDBOX_BENCH_SEED in the box */
     const char *sign_key; /* private key: sign scorecards; NULL: none */
+    /* Risk tiers: "TIER" (every candidate) or "LABEL=TIER" specs, then the
+     * config's per-model "risk"; the default is medium. */
+    char *const *risk_specs;
+    size_t n_risk_specs;
+    const bench_config *config; /* NULL: no per-model tiers */
+    const char *approve_file;   /* high tier: "before|after <sha256>" lines */
     /* ---- executors (executor.h) ---- */
     int cancel_fd; /* > 0: readable => every run is cancelled (evaluate-one
                       on SIGTERM); 0: none */
@@ -315,6 +370,11 @@ typedef struct evaluate_args {
 int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                  const evaluate_args *a, json_t **results, char **eval_dir,
                  bench_err *e);
+/* Collect the suite's test ids with NO candidate: the runner box alone (no
+ * server to reach, every test fails fast), its report's ids, sorted, one
+ * per line into *text.  Two-box tasks only. */
+int manifest_collect(const bench_task *t, const char *runtime, char **text,
+                     bench_err *e);
 /* Find candidates: every <out>/runs/<task>/<model>/<round>/files. */
 int candidates_from_runs(const char *out_dir, const char *task, candidate **out,
                          size_t *n, bench_err *e);

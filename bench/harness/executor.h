@@ -38,12 +38,13 @@ typedef struct slurm_opts {
     int *bad_input;
 } slurm_opts;
 
-/* One (candidate, repeat) of the evaluation, as evaluate.c holds it. */
+/* One (candidate, repeat) of the evaluation, as evaluate.c holds it (job:
+ * its eval_job, opaque here: read and fill it with the evaluate_job_*
+ * functions below). */
 typedef struct eval_job_ref {
     size_t cand;
     int repeat; /* 1-based */
-    run_outcome *out;
-    char **run_dir;
+    void *job;
     int logged; /* set by the executor: already in log.jsonl (--resume) */
 } eval_job_ref;
 
@@ -56,15 +57,27 @@ typedef struct eval_plan_view {
     const char *eval_id;
     eval_job_ref *jobs; /* repeat-major, as the local executor orders them */
     size_t n_jobs;
+    const int *tier;       /* per candidate: its risk tier */
+    char *const *cand_sha; /* per candidate: its files' digest */
 } eval_plan_view;
 
 /* ---- evaluate.c ---------------------------------------------------------- */
-/* Run candidate c once (repeat, 1-based) exactly as the local executor does:
- * scratch copy, sandbox_run, report, status; out and *run_dir are the
- * caller's to free (run_outcome_clear). */
-void evaluate_run_single(const bench_task *t, const candidate *c,
-                         const evaluate_args *a, const char *eval_dir,
-                         int repeat, run_outcome *out, char **run_dir);
+/* Run candidate c once (repeat, 1-based) exactly as the local executor does
+ * (both boxes, manifest check, tier, approvals); returns the run's record:
+ * its results.json entry, which evaluate_job_load turns back into the same
+ * job (caller json_decref's). */
+json_t *evaluate_run_single(const bench_task *t, const candidate *c,
+                            const evaluate_args *a, const char *eval_dir,
+                            int repeat, int tier, const char *cand_sha);
+/* Fill r's job from a record; -1 when it is not one (e says why). */
+int evaluate_job_load(const eval_job_ref *r, const bench_task *t, json_t *run,
+                      bench_err *e);
+/* A run that ended without a record: status and detail, no report. */
+void evaluate_job_missing(const eval_job_ref *r, const char *eval_dir,
+                          const char *label, const char *status,
+                          const char *detail);
+/* The job's status, NULL while it has none. */
+const char *evaluate_job_status(const eval_job_ref *r);
 
 /* ---- plan.c -------------------------------------------------------------- */
 /* The serialised plan: what an array task needs to run its share. */
@@ -76,6 +89,9 @@ typedef struct eval_plan {
     long long seed;
     int keep_scratch;
     int per_task;
+    char *approve_file; /* absolute, or NULL */
+    int *tier;          /* per candidate */
+    char **cand_sha;    /* per candidate */
     candidate *cands;
     size_t n_cands;
     size_t *run_cand; /* the runs still to do: candidate index ... */
@@ -90,13 +106,14 @@ void plan_free(eval_plan *p);
 size_t plan_n_tasks(const eval_plan *p);
 /* eval_dir/slurm/records/c<cand>-r<repeat>.json */
 char *plan_record_path(const char *eval_dir, size_t cand, int repeat);
-/* One run's outcome, lossless, written atomically (temp + rename). */
-int record_write(const char *path, const char *label, const run_outcome *o,
-                 const char *run_dir, bench_err *e);
-/* 1: read into *o / *run_dir; 0: no record; -1: unreadable (e says why). */
-int record_read(const char *path, const char *label, run_outcome *o,
-                char **run_dir, bench_err *e);
-void run_outcome_clear(run_outcome *o);
+/* One run's record (evaluate_run_single), written atomically (temp file,
+ * fsync, rename) as {"kind", "label", "node", "run"}. */
+int record_write(const char *path, const char *label, json_t *run,
+                 bench_err *e);
+/* 1: *run (caller json_decref's) read; 0: no record; -1: unreadable or
+ * another candidate's (e says why). */
+int record_read(const char *path, const char *label, json_t **run,
+                bench_err *e);
 
 /* `sandbox-bench evaluate-one PLAN INDEX` (main.c's subcommand): 0 every run
  * of the share has its record; 1 some run could not be recorded; 2 usage;

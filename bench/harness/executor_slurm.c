@@ -188,29 +188,40 @@ static int check_partition(const char *part, const char *tmpdir, bench_err *e)
     return found ? 0 : -1;
 }
 
-static char *label_dir(const char *label)
-{
-    char *s = xstrdup(label);
-    for (char *p = s; *p; p++)
-        if (!valid_name((char[]){*p, 0}))
-            *p = '_';
-    return s;
-}
-
-static void progress(const eval_plan_view *v, size_t j, size_t done, double t0)
+static void progress(const eval_plan_view *v, size_t j, json_t *run,
+                     size_t done, double t0)
 {
     if (v->args->quiet)
         return;
-    const run_outcome *o = v->jobs[j].out;
-    unsigned total = o->report.passed + o->report.failed + o->report.errors +
-                     o->report.skipped;
+    const char *st = json_string_value(json_object_get(run, "status"));
+    const char *detail = json_string_value(json_object_get(run, "detail"));
     fprintf(stderr, "[evaluate %zu/%zu %.0fs] %s #%d: %s", done, v->n_jobs,
             now_mono() - t0, v->cands[v->jobs[j].cand].label, v->jobs[j].repeat,
-            o->status);
-    if (!strcmp(o->status, "completed") || !strcmp(o->status, "bad-report"))
-        fprintf(stderr, ", %u/%u passed", o->report.passed, total);
-    fprintf(stderr, " (%.1f s)%s%s\n", o->wall_sec, o->detail ? ": " : "",
-            o->detail ? o->detail : "");
+            st ? st : "?");
+    if (json_object_size(json_object_get(run, "tests")))
+        fprintf(stderr, ", %lld/%zu passed",
+                (long long)json_integer_value(json_object_get(run, "passed")),
+                v->task->n_tests);
+    fprintf(stderr, " (%.1f s)%s%s\n",
+            json_number_value(json_object_get(run, "wall_sec")),
+            detail ? ": " : "", detail ? detail : "");
+}
+
+/* A record into r's job: 1 loaded, 0 none, -1 bad (e). */
+static int load_record(const eval_plan_view *v, eval_job_ref *r, json_t **runp,
+                       bench_err *e)
+{
+    char *path = plan_record_path(v->eval_dir, r->cand, r->repeat);
+    json_t *run = NULL;
+    int got = record_read(path, v->cands[r->cand].label, &run, e);
+    free(path);
+    if (got == 1 && evaluate_job_load(r, v->task, run, e) != 0)
+        got = -1;
+    if (got == 1 && runp)
+        *runp = run;
+    else
+        json_decref(run);
+    return got;
 }
 
 /* The task script: runs evaluate-one; on SIGTERM passes it on, waits, and
@@ -375,8 +386,7 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
             unlink(path);
         } else {
             bench_err re;
-            int got = record_read(path, v->cands[r->cand].label, r->out,
-                                  r->run_dir, &re);
+            int got = load_record(v, r, NULL, &re);
             if (got < 0) {
                 bench_seterr(e, "--resume: %s", re.msg);
                 free(path);
@@ -389,7 +399,7 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                 free(mark);
             }
         }
-        if (!r->out->status)
+        if (!evaluate_job_status(r))
             todo[n_todo++] = j;
         free(path);
     }
@@ -406,11 +416,19 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
     p.seed = v->args->seed;
     p.keep_scratch = v->args->keep_scratch;
     p.per_task = so->per_task < 1 ? 1 : so->per_task;
+    p.approve_file =
+        v->args->approve_file ? path_abs(v->args->approve_file) : NULL;
+    if (v->args->approve_file && !p.approve_file) /* evaluate.c says why */
+        p.approve_file = xstrdup(v->args->approve_file);
     p.n_cands = v->n_cands;
     p.cands = xcalloc(v->n_cands ? v->n_cands : 1, sizeof *p.cands);
+    p.tier = xcalloc(v->n_cands ? v->n_cands : 1, sizeof *p.tier);
+    p.cand_sha = xcalloc(v->n_cands ? v->n_cands : 1, sizeof *p.cand_sha);
     for (size_t i = 0; i < v->n_cands; i++) {
         p.cands[i].label = xstrdup(v->cands[i].label);
         p.cands[i].dir = xstrdup(v->cands[i].dir);
+        p.tier[i] = v->tier[i];
+        p.cand_sha[i] = xstrdup(v->cand_sha[i]);
     }
     p.n_runs = n_todo;
     p.run_cand = xcalloc(n_todo ? n_todo : 1, sizeof *p.run_cand);
@@ -547,16 +565,15 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
             seen = 1;
         for (size_t k = 0; k < n_todo; k++) {
             eval_job_ref *r = &v->jobs[todo[k]];
-            if (r->out->status)
+            if (evaluate_job_status(r))
                 continue;
-            char *path = plan_record_path(v->eval_dir, r->cand, r->repeat);
             bench_err re;
-            int got = record_read(path, v->cands[r->cand].label, r->out,
-                                  r->run_dir, &re);
-            free(path);
+            json_t *run = NULL;
+            int got = load_record(v, r, &run, &re);
             if (got == 1) {
                 n_done++;
-                progress(v, todo[k], n_done, t0);
+                progress(v, todo[k], run, n_done, t0);
+                json_decref(run);
             } else if (got < 0) {
                 fprintf(stderr, "sandbox-bench: %s\n", re.msg);
             }
@@ -581,7 +598,7 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
         size_t no_log = 0, failed_tasks = 0;
         for (size_t k = 0; k < n_todo; k++) {
             eval_job_ref *r = &v->jobs[todo[k]];
-            if (r->out->status)
+            if (evaluate_job_status(r))
                 continue;
             size_t ti = k / (size_t)p.per_task;
             const char *state = st[ti].state[0] ? st[ti].state : "UNKNOWN";
@@ -596,10 +613,8 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                 if (!has_log)
                     no_log++;
             }
-            memset(r->out, 0, sizeof *r->out);
-            r->out->exit_code = -1;
-            r->out->status = xasprintf("slurm:%s", state);
-            r->out->detail = xasprintf(
+            char *status = xasprintf("slurm:%s", state);
+            char *detail = xasprintf(
                 "array task %s_%zu ended %s%s%s before this run wrote its "
                 "record%s; fix: `evaluate ... --executor slurm --resume --id "
                 "%s` runs what is missing",
@@ -608,9 +623,10 @@ int slurm_execute(const eval_plan_view *v, bench_err *e)
                         : " (and left no log: can the node see the "
                           "output directory?)",
                 id);
-            char *ld = label_dir(v->cands[r->cand].label);
-            *r->run_dir = xasprintf("%s/%s/r%d", v->eval_dir, ld, r->repeat);
-            free(ld);
+            evaluate_job_missing(r, v->eval_dir, v->cands[r->cand].label,
+                                 status, detail);
+            free(status);
+            free(detail);
             missing++;
         }
         if (cancelled_by_us) {
@@ -640,7 +656,8 @@ merged:
      * with their Slurm state, and again once they are rerun) */
     for (size_t j = 0; j < v->n_jobs; j++) {
         const eval_job_ref *r = &v->jobs[j];
-        if (r->logged || !strncmp(r->out->status, "slurm:", 6))
+        const char *js = evaluate_job_status(r);
+        if (r->logged || !js || !strncmp(js, "slurm:", 6))
             continue;
         char *path = plan_record_path(v->eval_dir, r->cand, r->repeat);
         char *mark = xasprintf("%s.logged", path);
@@ -656,12 +673,6 @@ bad:
     if (so->bad_input)
         *so->bad_input = 1;
 out:
-    if (rc != 0) {
-        /* evaluate.c frees every outcome; leave none half-made */
-        for (size_t j = 0; j < v->n_jobs; j++)
-            if (!v->jobs[j].out->status)
-                v->jobs[j].out->status = xstrdup("error");
-    }
     free(st);
     free(jid);
     free(todo);

@@ -33,6 +33,7 @@ static const char USAGE[] =
     "  evaluate --task DIR [--out DIR] [--candidate LABEL=DIR ...]\n"
     "           [--fixtures DIR] [--repeat N] [--jobs N] [--runtime RT]\n"
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
+    "           [--risk TIER|LABEL=TIER ...] [--config FILE] [--approve FILE]\n"
     "           [--seed N] [--sign-key KEY.pem]\n"
     "           [--executor local|slurm] [--partition P] [--account A]\n"
     "           [--time-limit T] [--sbatch-arg WORD ...] [--throttle K]\n"
@@ -47,6 +48,9 @@ static const char USAGE[] =
     "  evaluate-one PLAN INDEX\n"
     "      run array task INDEX's share of an evaluation plan on this node\n"
     "      (what each task of --executor slurm runs)\n"
+    "  manifest --task DIR [--runtime RT]\n"
+    "      print the suite's test ids, collected in the runner box with no\n"
+    "      candidate (the content of tests/MANIFEST)\n"
     "  report RESULTS.json|EVAL_DIR [--verbose] [--json]\n"
     "      print the ranking table of an evaluation\n"
     "  judge --task DIR --config FILE [--out DIR] [--eval EVAL_DIR]\n"
@@ -425,15 +429,23 @@ static int cmd_evaluate(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},
         {"seed", required_argument, 0, 'S'},
         {"sign-key", required_argument, 0, 'K'},
+        {"risk", required_argument, 0, 'Z'},
+        {"config", required_argument, 0, 'C'},
+        {"approve", required_argument, 0, 'A'},
         {"executor", required_argument, 0, 'X'},
         {"partition", required_argument, 0, 'P'},
-        {"account", required_argument, 0, 'A'},
+        {"account", required_argument, 0, 'Y'},
         {"time-limit", required_argument, 0, 'L'},
         {"sbatch-arg", required_argument, 0, 'B'},
         {"throttle", required_argument, 0, 'T'},
         {"per-task", required_argument, 0, 'N'},
         {"resume", no_argument, 0, 'U'},
         {0, 0, 0, 0}};
+    char *risk[64];
+    size_t n_risk = 0;
+    const char *config_path = NULL;
+    bench_config cfg;
+    memset(&cfg, 0, sizeof cfg);
     int c;
     const char *executor = "local";
     size_t missing = 0;
@@ -465,6 +477,12 @@ static int cmd_evaluate(int argc, char **argv)
             }
             break;
         }
+        case 'Z':
+            if (n_risk < sizeof risk / sizeof *risk)
+                risk[n_risk++] = optarg;
+            break;
+        case 'C': config_path = optarg; break;
+        case 'A': a.approve_file = optarg; break;
         case 'c': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
@@ -511,7 +529,7 @@ static int cmd_evaluate(int argc, char **argv)
             break;
         case 'X': executor = optarg; break;
         case 'P': so.partition = optarg, slurm_only = 1; break;
-        case 'A': so.account = optarg, slurm_only = 1; break;
+        case 'Y': so.account = optarg, slurm_only = 1; break;
         case 'L': so.time_limit = optarg, slurm_only = 1; break;
         case 'B':
             sbatch_args[so.n_sbatch_args++] = optarg;
@@ -577,6 +595,7 @@ static int cmd_evaluate(int argc, char **argv)
     }
     if (a.eval_id && !valid_name(a.eval_id)) {
         candidates_free(cands, n);
+        free(sbatch_args);
         return usage_error("--id \"%s\": fix: use only letters, digits, "
                            "'.', '_' and '-'",
                            a.eval_id);
@@ -586,7 +605,20 @@ static int cmd_evaluate(int argc, char **argv)
     if (task_load(task_dir, &t, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
         candidates_free(cands, n);
+        free(sbatch_args);
         return 2;
+    }
+    a.risk_specs = risk;
+    a.n_risk_specs = n_risk;
+    if (config_path) {
+        if (config_load(config_path, &cfg, &e) != 0) {
+            fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+            task_free(&t);
+            candidates_free(cands, n);
+            free(sbatch_args);
+            return 2;
+        }
+        a.config = &cfg;
     }
     char *abs_out = cli_out_dir(out);
     if (!abs_out)
@@ -638,6 +670,8 @@ static int cmd_evaluate(int argc, char **argv)
 done:
     free(abs_out);
     task_free(&t);
+    if (config_path)
+        config_free(&cfg);
     candidates_free(cands, n);
     free(sbatch_args);
     return rc;
@@ -655,6 +689,40 @@ static int cmd_evaluate_one(int argc, char **argv)
                            "index)%s",
                            "");
     return evaluate_one_main(argv[optind], argv[optind + 1]);
+}
+
+static int cmd_manifest(int argc, char **argv)
+{
+    const char *task_dir = NULL, *runtime = NULL;
+    static const struct option lo[] = {{"task", required_argument, 0, 't'},
+                                       {"runtime", required_argument, 0, 'R'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+        if (c == 't')
+            task_dir = optarg;
+        else if (c == 'R')
+            runtime = optarg;
+        else
+            return 2;
+    }
+    if (!task_dir || optind < argc)
+        return usage_error("manifest needs --task DIR%s", "");
+    bench_err e;
+    bench_task t;
+    if (task_load_opt(task_dir, 0, &t, &e) != 0) {
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+        return 2;
+    }
+    char *text = NULL;
+    int rc = manifest_collect(&t, runtime, &text, &e);
+    if (rc == 0)
+        fputs(text, stdout);
+    else
+        fprintf(stderr, "sandbox-bench: %s\n", e.msg);
+    free(text);
+    task_free(&t);
+    return rc == 0 ? 0 : 1;
 }
 
 static int cmd_report(int argc, char **argv)
@@ -865,6 +933,8 @@ int main(int argc, char **argv)
         rc = cmd_evaluate_one(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
+    else if (!strcmp(cmd, "manifest"))
+        rc = cmd_manifest(argc, argv);
     else if (!strcmp(cmd, "judge"))
         rc = cmd_judge(argc, argv);
     else if (!strcmp(cmd, "aggregate"))

@@ -39,9 +39,10 @@ int plan_write(const char *path, const eval_plan *p, bench_err *e)
 {
     json_t *cands = json_array();
     for (size_t i = 0; i < p->n_cands; i++)
-        json_array_append_new(cands, json_pack("{s:s, s:s}", "label",
-                                               p->cands[i].label, "dir",
-                                               p->cands[i].dir));
+        json_array_append_new(
+            cands, json_pack("{s:s, s:s, s:i, s:s}", "label", p->cands[i].label,
+                             "dir", p->cands[i].dir, "tier", p->tier[i],
+                             "sha256", p->cand_sha[i]));
     json_t *runs = json_array();
     for (size_t i = 0; i < p->n_runs; i++)
         json_array_append_new(
@@ -55,6 +56,9 @@ int plan_write(const char *path, const eval_plan *p, bench_err *e)
                   "per_task", p->per_task, "candidates", cands, "runs", runs);
     json_object_set_new(doc, "runtime",
                         p->runtime ? json_string(p->runtime) : json_null());
+    json_object_set_new(doc, "approve_file",
+                        p->approve_file ? json_string(p->approve_file)
+                                        : json_null());
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int rc = json_write_file(tmp, doc, e);
     json_decref(doc);
@@ -106,10 +110,15 @@ int plan_read(const char *path, eval_plan *p, bench_err *e)
         p->per_task = 1;
     p->n_cands = json_array_size(cands);
     p->cands = xcalloc(p->n_cands ? p->n_cands : 1, sizeof *p->cands);
+    p->approve_file = jdup(doc, "approve_file");
+    p->tier = xcalloc(p->n_cands ? p->n_cands : 1, sizeof *p->tier);
+    p->cand_sha = xcalloc(p->n_cands ? p->n_cands : 1, sizeof *p->cand_sha);
     for (size_t i = 0; i < p->n_cands; i++) {
         json_t *c = json_array_get(cands, i);
         p->cands[i].label = xstrdup(jstr(c, "label") ? jstr(c, "label") : "");
         p->cands[i].dir = xstrdup(jstr(c, "dir") ? jstr(c, "dir") : "");
+        p->tier[i] = (int)json_integer_value(json_object_get(c, "tier"));
+        p->cand_sha[i] = xstrdup(jstr(c, "sha256") ? jstr(c, "sha256") : "");
     }
     p->n_runs = json_array_size(runs);
     p->run_cand = xcalloc(p->n_runs ? p->n_runs : 1, sizeof *p->run_cand);
@@ -137,6 +146,9 @@ void plan_free(eval_plan *p)
     free(p->eval_dir);
     free(p->eval_id);
     free(p->runtime);
+    free(p->approve_file);
+    free(p->tier);
+    free_strv(p->cand_sha, p->cand_sha ? p->n_cands : 0);
     candidates_free(p->cands, p->n_cands);
     free(p->run_cand);
     free(p->run_repeat);
@@ -154,49 +166,13 @@ char *plan_record_path(const char *eval_dir, size_t cand, int repeat)
     return xasprintf("%s/slurm/records/c%zu-r%d.json", eval_dir, cand, repeat);
 }
 
-void run_outcome_clear(run_outcome *o)
+int record_write(const char *path, const char *label, json_t *run, bench_err *e)
 {
-    free(o->status);
-    free(o->detail);
-    free(o->image_id);
-    free(o->backend);
-    junit_free(&o->report);
-    memset(o, 0, sizeof *o);
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-int record_write(const char *path, const char *label, const run_outcome *o,
-                 const char *run_dir, bench_err *e)
-{
-    json_t *cases = json_array();
-    for (size_t i = 0; i < o->report.n_cases; i++) {
-        const junit_case *c = &o->report.cases[i];
-        json_t *cj =
-            json_pack("{s:s, s:s, s:i, s:f}", "id", c->id, "name", c->name,
-                      "verdict", c->verdict, "time_sec", c->time_sec);
-        json_object_set_new(cj, "classname", jstr_or_null(c->classname));
-        json_object_set_new(cj, "message", jstr_or_null(c->message));
-        json_array_append_new(cases, cj);
-    }
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    json_t *rep = json_pack(
-        "{s:i, s:i, s:i, s:i, s:o}", "passed", (int)o->report.passed, "failed",
-        (int)o->report.failed, "errors", (int)o->report.errors, "skipped",
-        (int)o->report.skipped, "cases", cases);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:b, s:i, s:f, s:s, s:o}", "kind",
-                            "sandbox-bench-record", "label", label, "status",
-                            o->status ? o->status : "error", "flood", o->flood,
-                            "exit_code", o->exit_code, "wall_sec", o->wall_sec,
-                            "node", host, "report", rep);
-    json_object_set_new(doc, "detail", jstr_or_null(o->detail));
-    json_object_set_new(doc, "image_id", jstr_or_null(o->image_id));
-    json_object_set_new(doc, "backend", jstr_or_null(o->backend));
-    json_object_set_new(doc, "run_dir", jstr_or_null(run_dir));
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:O}", "kind", "sandbox-bench-record",
+                  "label", label, "node", host, "run", run);
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int rc = json_write_file(tmp, doc, e);
     json_decref(doc);
@@ -219,10 +195,9 @@ int record_write(const char *path, const char *label, const run_outcome *o,
     return rc;
 }
 
-int record_read(const char *path, const char *label, run_outcome *o,
-                char **run_dir, bench_err *e)
+int record_read(const char *path, const char *label, json_t **run, bench_err *e)
 {
-    memset(o, 0, sizeof *o);
+    *run = NULL;
     if (!path_is_file(path))
         return 0;
     json_error_t je;
@@ -232,10 +207,8 @@ int record_read(const char *path, const char *label, run_outcome *o,
         return -1;
     }
     const char *l = jstr(doc, "label");
-    json_t *rep = json_object_get(doc, "report");
-    json_t *cases = json_object_get(rep, "cases");
-    if (!l || strcmp(l, label) || !jstr(doc, "status") ||
-        !json_is_array(cases)) {
+    json_t *r = json_object_get(doc, "run");
+    if (!l || strcmp(l, label) || !json_is_object(r) || !jstr(r, "status")) {
         bench_seterr(e,
                      "record %s is for candidate \"%s\", not \"%s\" (or "
                      "malformed); fix: resume with the same candidates, or "
@@ -244,36 +217,7 @@ int record_read(const char *path, const char *label, run_outcome *o,
         json_decref(doc);
         return -1;
     }
-    o->status = jdup(doc, "status");
-    o->detail = jdup(doc, "detail");
-    o->image_id = jdup(doc, "image_id");
-    o->backend = jdup(doc, "backend");
-    o->flood = json_is_true(json_object_get(doc, "flood"));
-    o->exit_code = (int)json_integer_value(json_object_get(doc, "exit_code"));
-    o->wall_sec = json_number_value(json_object_get(doc, "wall_sec"));
-    o->report.passed =
-        (unsigned)json_integer_value(json_object_get(rep, "passed"));
-    o->report.failed =
-        (unsigned)json_integer_value(json_object_get(rep, "failed"));
-    o->report.errors =
-        (unsigned)json_integer_value(json_object_get(rep, "errors"));
-    o->report.skipped =
-        (unsigned)json_integer_value(json_object_get(rep, "skipped"));
-    o->report.n_cases = json_array_size(cases);
-    o->report.cases =
-        xcalloc(o->report.n_cases ? o->report.n_cases : 1, sizeof(junit_case));
-    for (size_t i = 0; i < o->report.n_cases; i++) {
-        json_t *c = json_array_get(cases, i);
-        junit_case *jc = &o->report.cases[i];
-        jc->id = xstrdup(jstr(c, "id") ? jstr(c, "id") : "");
-        jc->name = xstrdup(jstr(c, "name") ? jstr(c, "name") : "");
-        jc->classname = jdup(c, "classname");
-        jc->message = jdup(c, "message");
-        jc->verdict = (int)json_integer_value(json_object_get(c, "verdict"));
-        jc->time_sec = json_number_value(json_object_get(c, "time_sec"));
-    }
-    if (run_dir)
-        *run_dir = jdup(doc, "run_dir");
+    *run = json_incref(r);
     json_decref(doc);
     return 1;
 }
@@ -359,6 +303,7 @@ int evaluate_one_main(const char *plan_path, const char *index)
     a.runtime = p.runtime;
     a.eval_id = p.eval_id;
     a.seed = p.seed;
+    a.approve_file = p.approve_file;
     a.cancel_fd = cancel_pipe[0];
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -368,27 +313,29 @@ int evaluate_one_main(const char *plan_path, const char *index)
     fflush(stdout);
     int rc = 0;
     for (size_t i = first; i < last && !cancelled; i++) {
-        const candidate *c = &p.cands[p.run_cand[i]];
+        size_t ci = p.run_cand[i];
+        const candidate *c = &p.cands[ci];
         int rep = p.run_repeat[i];
-        run_outcome o;
-        char *run_dir = NULL;
-        evaluate_run_single(&t, c, &a, p.eval_dir, rep, &o, &run_dir);
+        json_t *run = evaluate_run_single(&t, c, &a, p.eval_dir, rep,
+                                          p.tier[ci], p.cand_sha[ci]);
         if (cancelled) {
             printf("evaluate-one: %s #%d: cancelled (no record)\n", c->label,
                    rep);
         } else {
-            char *rp = plan_record_path(p.eval_dir, p.run_cand[i], rep);
-            if (record_write(rp, c->label, &o, run_dir, &e) != 0) {
+            char *rp = plan_record_path(p.eval_dir, ci, rep);
+            if (record_write(rp, c->label, run, &e) != 0) {
                 fprintf(stderr, "sandbox-bench: evaluate-one: %s\n", e.msg);
                 rc = 1;
             }
-            printf("evaluate-one: %s #%d: %s, %u passed (%.1f s)\n", c->label,
-                   rep, o.status, o.report.passed, o.wall_sec);
+            printf(
+                "evaluate-one: %s #%d: %s, %lld passed (%.1f s)\n", c->label,
+                rep, json_string_value(json_object_get(run, "status")),
+                (long long)json_integer_value(json_object_get(run, "passed")),
+                json_number_value(json_object_get(run, "wall_sec")));
             free(rp);
         }
         fflush(stdout);
-        run_outcome_clear(&o);
-        free(run_dir);
+        json_decref(run);
     }
     task_free(&t);
     plan_free(&p);

@@ -2,7 +2,9 @@
 /*
  * report.c: the ranking table of one evaluation (results.json).  Rank by
  * mean tests passed per run, then by tests that passed on every run, then
- * by label.  A loser's row names its failing tests: they name its flaws.
+ * (from risk tier medium up) by fewer runner-tampering flags, then by
+ * label.  A loser's row names its failing tests and its scan flags: they
+ * name its flaws and what it tried.  Costs are always printed.
  */
 #include "bench.h"
 
@@ -26,6 +28,9 @@ static int cmp_cand(const void *pa, const void *pb)
     double ab = num(sb, "tests_always_passed");
     if (aa != ab)
         return aa > ab ? -1 : 1;
+    double fa = num(sa, "rank_flags"), fb = num(sb, "rank_flags");
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
     return strcmp(json_string_value(json_object_get(a, "label")),
                   json_string_value(json_object_get(b, "label")));
 }
@@ -74,8 +79,9 @@ void report_print(FILE *f, json_t *results, int verbose)
         if (l > wl)
             wl = l;
     }
-    fprintf(f, "%-4s  %-*s  %-9s  %-6s  %-5s  %-14s  %s\n", "rank", (int)wl,
-            "candidate", "passed", "rate", "flaky", "status", "failing tests");
+    fprintf(f, "%-4s  %-*s  %-9s  %-6s  %-5s  %-14s  %-6s  %-14s  %s\n", "rank",
+            (int)wl, "candidate", "passed", "rate", "flaky", "status", "risk",
+            "flags", "failing tests");
     for (size_t i = 0; i < n; i++) {
         json_t *s = json_object_get(v[i], "summary");
         char passed[32], rate[16], st[128];
@@ -88,9 +94,19 @@ void report_print(FILE *f, json_t *results, int verbose)
         status_text(json_object_get(s, "statuses"), st, sizeof st);
         json_t *failing = json_object_get(s, "failing");
         size_t nf = json_array_size(failing);
-        fprintf(f, "%-4zu  %-*s  %-9s  %-6s  %-5zu  %-14s  ", i + 1, (int)wl,
+        char fl[256] = "";
+        json_t *flags = json_object_get(s, "flags");
+        for (size_t k = 0; k < json_array_size(flags); k++) {
+            size_t len = strlen(fl);
+            snprintf(fl + len, sizeof fl - len, "%s%s", k ? "," : "",
+                     json_string_value(json_array_get(flags, k)));
+        }
+        const char *risk = json_string_value(json_object_get(s, "risk"));
+        fprintf(f, "%-4zu  %-*s  %-9s  %-6s  %-5zu  %-14s  %-6s  %-14s  ",
+                i + 1, (int)wl,
                 json_string_value(json_object_get(v[i], "label")), passed, rate,
-                json_array_size(json_object_get(s, "flaky")), st);
+                json_array_size(json_object_get(s, "flaky")), st,
+                risk ? risk : "-", fl[0] ? fl : "-");
         if (nf == 0)
             fputs("-", f);
         size_t show = verbose ? nf : (nf > 6 ? 5 : nf);
@@ -100,6 +116,20 @@ void report_print(FILE *f, json_t *results, int verbose)
         if (show < nf)
             fprintf(f, ", ... (+%zu more)", nf - show);
         fputc('\n', f);
+    }
+    /* Costs, whatever the tier: both boxes, summed over the runs. */
+    fputs("\ncosts (all runs, both boxes):\n", f);
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_object_get(json_object_get(v[i], "summary"), "costs");
+        char mem[32] = "not measured", cpu[32] = "not measured";
+        if (num(c, "peak_memory_bytes") > 0)
+            snprintf(mem, sizeof mem, "%.1f MiB",
+                     num(c, "peak_memory_bytes") / (1 << 20));
+        if (json_is_number(json_object_get(c, "cpu_sec")))
+            snprintf(cpu, sizeof cpu, "%.1f s", num(c, "cpu_sec"));
+        fprintf(f, "  %-*s  wall %.1f s, peak memory %s, cpu %s\n", (int)wl,
+                json_string_value(json_object_get(v[i], "label")),
+                num(c, "wall_sec"), mem, cpu);
     }
     /* Notes: run-level problems and flaky tests. */
     int header = 0;
@@ -121,6 +151,27 @@ void report_print(FILE *f, json_t *results, int verbose)
                 (long long)json_integer_value(json_object_get(run, "repeat")),
                 json_string_value(json_object_get(run, "status")), detail);
         }
+        json_t *findings =
+            json_object_get(json_object_get(v[i], "scan"), "findings");
+        size_t nfind = json_array_size(findings);
+        size_t showf = verbose ? nfind : (nfind > 4 ? 3 : nfind);
+        for (size_t k = 0; k < showf; k++) {
+            json_t *fd = json_array_get(findings, k);
+            if (!header) {
+                fputs("\nnotes:\n", f);
+                header = 1;
+            }
+            fprintf(f, "  %s: flag %s at %s:%lld: %s\n",
+                    json_string_value(json_object_get(v[i], "label")),
+                    json_string_value(json_object_get(fd, "flag")),
+                    json_string_value(json_object_get(fd, "file")),
+                    (long long)json_integer_value(json_object_get(fd, "line")),
+                    json_string_value(json_object_get(fd, "text")));
+        }
+        if (showf < nfind)
+            fprintf(f, "  %s: ... %zu more findings (report --verbose)\n",
+                    json_string_value(json_object_get(v[i], "label")),
+                    nfind - showf);
         json_t *flaky =
             json_object_get(json_object_get(v[i], "summary"), "flaky");
         for (size_t k = 0; k < json_array_size(flaky); k++) {

@@ -399,10 +399,17 @@ static void section_detail(sbuf *b, json_t *doc)
                    (long long)json_integer_value(v));
             any = 1;
         }
-        sb_add(b,
-               "%s):\n\n| test | verdict per run | pass rate |\n| --- | "
-               "--- | ---: |\n",
-               any ? "" : " none");
+        sb_add(b, "%s)", any ? "" : " none");
+        json_t *flags = json_object_get(t, "scan_flags");
+        if (json_array_size(flags)) {
+            sb_add(b, "; scan flags (runner tampering):");
+            size_t fi;
+            json_t *fv;
+            json_array_foreach(flags, fi, fv)
+                sb_add(b, "%s %s", fi ? "," : "", json_string_value(fv));
+        }
+        sb_add(b, ":\n\n| test | verdict per run | pass rate |\n| --- | "
+                  "--- | ---: |\n");
         json_array_foreach(json_object_get(c, "hidden_tests"), k, r)
         {
             sbuf vb = {NULL, 0, 0};

@@ -49,6 +49,7 @@ int run_all(const bench_task *t, const bench_config *c, const runall_args *a,
     ea.quiet = a->quiet;
     ea.eval_id = a->id;
     ea.slurm = a->slurm;
+    ea.config = c; /* per-model risk tiers */
     json_t *results = NULL;
     char *eval_dir = NULL;
     int rc = evaluate_all(t, cands, n, &ea, &results, &eval_dir, e);

@@ -181,9 +181,9 @@ static int get_strv(json_t *v, const char *file, const char *field,
 }
 
 static const char *const TASK_FIELDS[] = {
-    "name",   "language",     "entrypoints", "entrypoint",
-    "image",  "test_command", "tests_mount", "report",
-    "limits", "env",          "description", NULL};
+    "name",         "language",    "entrypoints", "entrypoint", "image",
+    "test_command", "tests_mount", "report",      "limits",     "env",
+    "description",  "isolation",   "manifest",    NULL};
 static const char *const LIMIT_FIELDS[] = {
     "timeout_sec",  "memory",      "pids", "cpus",
     "output_limit", "flood_bytes", NULL};
@@ -295,6 +295,34 @@ int task_parse(json_t *root, const char *file, bench_task *t, bench_err *e)
                      "relative to /workspace without \"..\", e.g. "
                      "\".bench/junit.xml\"",
                      file, t->report);
+        return -1;
+    }
+
+    t->isolation = xstrdup("single-box");
+    if (get_string(root, file, "isolation",
+                   "write \"two-box\" (the runner and the candidate in "
+                   "separate boxes, see docs/bench.md) or \"single-box\"",
+                   0, &t->isolation, e) != 0)
+        return -1;
+    if (strcmp(t->isolation, "two-box") && strcmp(t->isolation, "single-box")) {
+        bench_seterr(e,
+                     "%s: field \"isolation\" is \"%s\"; fix: write "
+                     "\"two-box\" (the verdict outside the candidate's "
+                     "reach) or \"single-box\" (trusted candidates only)",
+                     file, t->isolation);
+        return -1;
+    }
+    t->manifest = xstrdup("MANIFEST");
+    if (get_string(root, file, "manifest",
+                   "give the test-id list's path relative to tests/, "
+                   "e.g. \"MANIFEST\"",
+                   0, &t->manifest, e) != 0)
+        return -1;
+    if (!safe_relpath(t->manifest)) {
+        bench_seterr(e,
+                     "%s: field \"manifest\" is \"%s\"; fix: give a path "
+                     "inside tests/, e.g. \"MANIFEST\"",
+                     file, t->manifest);
         return -1;
     }
 
@@ -415,6 +443,9 @@ void task_free(bench_task *t)
     free(t->tests_dir);
     free(t->tests_mount);
     free(t->report);
+    free(t->isolation);
+    free(t->manifest);
+    free_strv(t->tests, t->n_tests);
     free_strv(t->env, t->n_env);
     free(t->limits.memory);
     memset(t, 0, sizeof *t);
@@ -424,6 +455,12 @@ static const char *const TASK_FILES[] = {
     "PROMPT.md", "SPEC.md", "JUDGE_PROMPT.md", "JUDGE_RUBRIC.md", NULL};
 
 int task_load(const char *dir, bench_task *t, bench_err *e)
+{
+    return task_load_opt(dir, 1, t, e);
+}
+
+int task_load_opt(const char *dir, int need_manifest, bench_task *t,
+                  bench_err *e)
 {
     memset(t, 0, sizeof *t);
     char *abs = path_abs(dir);
@@ -490,6 +527,16 @@ int task_load(const char *dir, bench_task *t, bench_err *e)
     }
     t->dir = abs;
     t->tests_dir = tests;
+    /* The trusted test list: denominators come from it alone. */
+    if (!need_manifest)
+        return 0;
+    char *mpath = path_join(tests, t->manifest);
+    rc = manifest_load(mpath, &t->tests, &t->n_tests, e);
+    free(mpath);
+    if (rc != 0) {
+        task_free(t);
+        return -1;
+    }
     return 0;
 }
 
@@ -543,6 +590,21 @@ static int parse_models(json_t *v, const char *file, const char *field,
             }
             m[i].name = xstrdup(json_string_value(nm));
             m[i].slug = xstrdup(json_string_value(sl));
+            json_t *rk = json_object_get(x, "risk");
+            if (rk) {
+                const char *r = json_string_value(rk);
+                if (!r || risk_tier_parse(r) < 0) {
+                    bench_seterr(e,
+                                 "%s: field \"%s[%zu].risk\" must be "
+                                 "\"low\", \"medium\" or \"high\"; fix: "
+                                 "give the model's risk tier (docs/bench.md, "
+                                 "\"Risk tiers\")",
+                                 file, field, i);
+                    *n = i + 1;
+                    return -1;
+                }
+                m[i].risk = xstrdup(r);
+            }
         } else {
             bench_seterr(e, "%s: field \"%s[%zu]\" is %s; fix: %s", file, field,
                          i, json_kind(x), fix);
@@ -576,6 +638,7 @@ static void free_models(bench_model *m, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(m[i].name);
         free(m[i].slug);
+        free(m[i].risk);
     }
     free(m);
 }
@@ -799,8 +862,10 @@ static const char SCAFFOLD_TASK_JSON[] =
     "  \"language\": \"python\",\n"
     "  \"entrypoints\": [\"solution.py\"],\n"
     "  \"image\": \"libsandbox-python:latest\",\n"
+    "  \"isolation\": \"two-box\",\n"
     "  \"test_command\": \"python3 -m pytest -q -p no:cacheprovider "
-    "/eval/tests --junitxml=/workspace/.bench/junit.xml\",\n"
+    "-o junit_family=xunit1 /eval/tests "
+    "--junitxml=/workspace/.bench/junit.xml\",\n"
     "  \"tests_mount\": \"/eval/tests\",\n"
     "  \"report\": \".bench/junit.xml\",\n"
     "  \"env\": [\"PYTHONDONTWRITEBYTECODE=1\", \"HOME=/tmp\"],\n"
@@ -809,19 +874,22 @@ static const char SCAFFOLD_TASK_JSON[] =
     "}\n";
 
 static const char SCAFFOLD_CONFTEST[] =
-    "# Hidden tests run in the evaluation sandbox: /workspace holds the\n"
-    "# candidate's files, this directory is mounted read-only.\n"
-    "import os\n"
-    "import sys\n"
-    "\n"
-    "sys.path.insert(0, os.environ.get(\"BENCH_CANDIDATE_DIR\", "
-    "\"/workspace\"))\n";
+    "# Hidden tests run in the RUNNER box; the candidate is in another box\n"
+    "# and is reached only through sbcall (docs/bench.md, \"Writing a\n"
+    "# suite\").  This directory is never visible to the candidate.\n";
 
-static const char SCAFFOLD_TEST[] = "import solution\n"
-                                    "\n"
-                                    "\n"
-                                    "def test_entrypoint_exists():\n"
-                                    "    assert hasattr(solution, \"main\")\n";
+static const char SCAFFOLD_TEST[] =
+    "import sbcall\n"
+    "\n"
+    "\n"
+    "def test_main_returns_zero():\n"
+    "    assert sbcall.call(\"solution.main\", []) == 0\n";
+
+static const char SCAFFOLD_MANIFEST[] =
+    "# The suite's test ids (JUnit classname::name), one per line.  Only\n"
+    "# these count; regenerate with `sandbox-bench manifest --task DIR`\n# (it "
+    "collects them with no candidate).\n"
+    "test_solution::test_main_returns_zero\n";
 
 int task_scaffold(const char *tasks_root, const char *name, bench_err *e)
 {
@@ -872,6 +940,7 @@ int task_scaffold(const char *tasks_root, const char *name, bench_err *e)
         {"task.json", xasprintf(SCAFFOLD_TASK_JSON, name)},
         {"tests/conftest.py", xstrdup(SCAFFOLD_CONFTEST)},
         {"tests/test_solution.py", xstrdup(SCAFFOLD_TEST)},
+        {"tests/MANIFEST", xstrdup(SCAFFOLD_MANIFEST)},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (rc == 0) {

@@ -70,6 +70,50 @@ void sbx_argv_free(char **argv)
     free(argv);
 }
 
+/* The one word that binds the workspace: the workspace's staging swaps the
+ * source directory here and nowhere else. */
+static void add_workspace(argv_builder *b, const sbx_plan *p)
+{
+    add(b, "-v");
+    addf(b, "%s:/workspace:rw", p->workspace);
+    add(b, "-w");
+    add(b, "/workspace");
+}
+
+/* The box's places to write, none of them on the host's disk: a read-only
+ * root and size-capped tmpfs (memory, charged to the box's memory cgroup)
+ * where programs expect to write.  Each is capped at disk_limit; `exec`
+ * because build-and-run tasks run what they compile in /tmp (the box runs
+ * arbitrary code anyway), nosuid/nodev as the engines' defaults.  The
+ * tmpfs is mounted in the box's user namespace, so its root owns them. */
+static const struct {
+    const char *path, *mode;
+} box_tmpfs[] = {
+    {"/tmp", "1777"},
+    {"/var/tmp", "1777"},
+    {"/run", "755"},
+    {"/root", "700"}, /* HOME of the box's root */
+};
+
+static void add_disk_cap(argv_builder *b, const sbx_plan *p)
+{
+    add(b, "--read-only");
+    for (size_t i = 0; i < sizeof box_tmpfs / sizeof *box_tmpfs; i++)
+        addf(b, "--tmpfs=%s:rw,exec,nosuid,nodev,size=%llu,mode=%s",
+             box_tmpfs[i].path, (unsigned long long)p->disk_limit_bytes,
+             box_tmpfs[i].mode);
+}
+
+/* Box root is never host root: podman maps the box's ids 0..count-1 onto
+ * the caller's subordinate range (docker's engine remaps by itself). */
+static void add_idmap(argv_builder *b, const sbx_plan *p)
+{
+    if (p->idmap == NULL)
+        return;
+    addf(b, "--uidmap=0:%u:%u", p->idmap->uid_start, p->idmap->count);
+    addf(b, "--gidmap=0:%u:%u", p->idmap->gid_start, p->idmap->count);
+}
+
 int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
 {
     argv_builder b = {0};
@@ -92,12 +136,11 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
     add(&b, "--cap-drop=ALL");
     add(&b, "--security-opt=no-new-privileges");
     addf(&b, "--security-opt=seccomp=%s", seccomp);
-    if (p->workspace != NULL) {
-        add(&b, "-v");
-        addf(&b, "%s:/workspace:rw", p->workspace);
-        add(&b, "-w");
-        add(&b, "/workspace");
-    }
+    if (p->workspace != NULL)
+        add_workspace(&b, p);
+    /* Ours: hardening (issue 14). */
+    add_idmap(&b, p);
+    add_disk_cap(&b, p);
     /* Ours: a name to kill it by, a label to sweep strays by. */
     addf(&b, "--name=%s", p->name);
     addf(&b, "--label=%s", p->label);
@@ -150,5 +193,21 @@ int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
                       "\"}}"
                     : "--format={{.Names}} {{.Label \"" SANDBOX_LABEL "\"}}");
     }
+    return finish(&b, argv, e);
+}
+
+int sbx_build_exists_argv(const char *runtime_path, sbx_runtime_kind k,
+                          const char *name, char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+    add(&b, runtime_path);
+    add(&b, "container");
+    if (k == SBX_RT_PODMAN) {
+        add(&b, "exists");
+    } else {
+        add(&b, "inspect");
+        add(&b, "--format={{.Id}}");
+    }
+    add(&b, name);
     return finish(&b, argv, e);
 }

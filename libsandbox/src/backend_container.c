@@ -2,9 +2,12 @@
 /* The container backend: podman or docker driven through their CLIs.
  * plan -> argv -> spawn -> capture (deadline, cancel) -> stop (kill the
  * container, not just the client) -> classify -> result. */
+#include "guardian.h"
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +59,96 @@ static void stop_container(void *vctx, sbx_child *c)
                                     ctx->plan->name);
 }
 
+/* ---- the podman client's private working directory ------------------
+ * Runtime clients never run in the caller's cwd: conmon (started by the
+ * podman client, inheriting its cwd) writes an `oom` file there when the
+ * kernel OOM-kills in the box.  Each podman run gets a fresh 0700
+ * directory; the file, when present, is the exact OOM record podman 4
+ * otherwise lacks for a --rm container.  Docker's client runs in "/". */
+typedef struct run_dir {
+    char path[64]; /* "" when none */
+    char oom[80];  /* path + "/oom" */
+} run_dir;
+
+static int run_dir_make(run_dir *d, sbx_err *e)
+{
+    snprintf(d->path, sizeof d->path, "/tmp/libsandbox-run-XXXXXX");
+    if (mkdtemp(d->path) == NULL) {
+        int err = errno;
+        d->path[0] = '\0';
+        return sbx_fail_errno(e, SANDBOX_EIO, err,
+                              "cannot create a private directory under /tmp "
+                              "for the runtime client");
+    }
+    snprintf(d->oom, sizeof d->oom, "%s/oom", d->path);
+    return 0;
+}
+
+/* Also the guardian's callback: async-signal-safe (unlink, rmdir). */
+static void run_dir_remove_safe(void *arg)
+{
+    const run_dir *d = arg;
+    if (d->path[0] == '\0')
+        return;
+    unlink(d->oom);
+    rmdir(d->path);
+}
+
+/* The library's side: whatever else conmon left, then the directory. */
+static void run_dir_remove(run_dir *d)
+{
+    if (d->path[0] == '\0')
+        return;
+    int dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (dir != NULL) {
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL)
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                unlinkat(dfd, de->d_name, 0);
+        closedir(dir);
+    } else if (dfd >= 0) {
+        close(dfd);
+    }
+    run_dir_remove_safe(d);
+    d->path[0] = '\0';
+}
+
+/* ---- host_root: was the box's uid 0 the host's? ----------------------
+ * docker: the engine decides (dockerd --userns-remap).  One `docker info`
+ * per run, started right after the run client so it costs no wall time
+ * (~10 ms of CPU, overlapped with the container's start); nothing is
+ * cached between runs (the daemon may be restarted with other flags). */
+static void kill_client(void *ctx, sbx_child *c)
+{
+    (void)ctx;
+    if (c->pid > 0)
+        kill(-c->pid, SIGKILL);
+}
+
+static int docker_info_start(const sbx_plan *plan, sbx_child *c)
+{
+    char *argv[] = {plan->runtime_path, "info",
+                    "--format={{json .SecurityOptions}}", NULL};
+    return sbx_spawn(argv, true, c, NULL);
+}
+
+/* 0: remapped, 1: not (box root is host root), -1: cannot tell. */
+static int docker_info_finish(sbx_child *c)
+{
+    sbx_capture cap = {.cap = 4096};
+    int verdict = -1;
+    if (sbx_capture_run(c, SBX_CLEANUP_CALL_SEC, -1, kill_client, NULL, &cap,
+                        NULL) == 0 &&
+        !cap.timed_out && WIFEXITED(cap.status) &&
+        WEXITSTATUS(cap.status) == 0 && cap.out.data != NULL)
+        verdict = strstr(cap.out.data, "name=userns") != NULL ? 0 : 1;
+    sbx_child_close(c);
+    sbx_stream_free(&cap.out);
+    sbx_stream_free(&cap.err);
+    return verdict;
+}
+
 /* The first line of the runtime's own complaint on stderr, if it looks like
  * one: podman says "Error: ...", docker says "docker: Error ...". */
 static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
@@ -84,8 +177,11 @@ static const char *runtime_complaint(const sandbox_stream *err, size_t *len)
  * keeps its events: one `docker events` call, made only after an exit of
  * 137.  podman 4 emits no OOM event, so there the answer is -1 and the
  * caller infers (SIGKILL we did not send, under a memory limit). */
-static int engine_saw_oom(const sbx_plan *plan, time_t started)
+static int engine_saw_oom(const sbx_plan *plan, time_t started,
+                          const run_dir *rd)
 {
+    if (plan->kind == SBX_RT_PODMAN)
+        return rd->path[0] != '\0' && access(rd->oom, F_OK) == 0 ? 1 : -1;
     if (plan->kind != SBX_RT_DOCKER)
         return -1;
     char since[32], until[32], filter[96];
@@ -108,7 +204,8 @@ static int engine_saw_oom(const sbx_plan *plan, time_t started)
 }
 
 static int classify(const sbx_plan *plan, const sbx_capture *cap,
-                    const stop_ctx *sc, sandbox_result *res, time_t started)
+                    const stop_ctx *sc, sandbox_result *res, time_t started,
+                    const run_dir *rd)
 {
     if (cap->timed_out) {
         res->reason = SANDBOX_END_TIMEOUT;
@@ -153,24 +250,34 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
          * when the OCI runtime could not start the container. */
         res->reason = SANDBOX_END_ERROR;
         res->error = SANDBOX_ERUNTIME;
-        sbx_set_message(res,
-                        sbx_asprintf("%s failed before the command ran: %.*s",
-                                     plan->runtime_path, (int)clen, complaint));
+        /* The usual cause since box root is no longer host root: a
+         * workspace or mount only host root may enter. */
+        bool denied = memmem(complaint, clen, "ermission denied", 16) != NULL;
+        sbx_set_message(
+            res,
+            sbx_asprintf("%s failed before the command ran: %.*s%s",
+                         plan->runtime_path, (int)clen, complaint,
+                         denied && (plan->workspace ||
+                                    (plan->mount_args && plan->mount_args[0]))
+                             ? " (the box's root is an unprivileged host uid "
+                               "(podman --uidmap, docker userns-remap): the "
+                               "workspace and mounts must be accessible to it)"
+                             : ""));
         return SANDBOX_ERUNTIME;
     }
     if (code == 128 + SIGKILL) {
-        int oom = engine_saw_oom(plan, started);
+        int oom = engine_saw_oom(plan, started, rd);
         if (oom != 0) {
             res->reason = SANDBOX_END_OOM;
             res->term_signal = SIGKILL;
             sbx_set_message(
-                res, sbx_asprintf(
-                         "killed by SIGKILL (exit 137) under the %s memory "
-                         "limit: out of memory (%s)",
-                         plan->memory,
-                         oom > 0 ? "the engine reported the OOM kill"
-                                 : "inferred: podman keeps no OOM record of "
-                                   "a --rm container"));
+                res,
+                sbx_asprintf("killed by SIGKILL (exit 137) under the %s memory "
+                             "limit: out of memory (%s)",
+                             plan->memory,
+                             oom > 0 ? "the engine reported the OOM kill"
+                                     : "inferred: podman's conmon left no OOM "
+                                       "record"));
             return 0;
         }
     }
@@ -187,21 +294,61 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
     return 0;
 }
 
-int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+/* Podman, rootful: the box's ids map onto the caller's subordinate range
+ * (--uidmap/--gidmap), so box root is host uid <start>, never 0.  Rootless
+ * podman already maps box root to the caller.  Docker: the engine's
+ * --userns-remap (reported, not enforced: res->host_root). */
+static int podman_idmap(sbx_idmap *map, bool *use, sbx_err *e)
 {
-    char **argv = NULL;
-    sbx_child child;
-    sbx_capture cap = {0};
-    stop_ctx sc = {.plan = plan};
-    int rc;
-
-    if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0)
-        return rc;
-    time_t started = time(NULL);
-    rc = sbx_spawn(argv, true, &child, e);
-    sbx_argv_free(argv);
+    *use = false;
+    if (geteuid() != 0)
+        return 0;
+    int rc = sbx_subid_range(map, e);
     if (rc < 0)
         return rc;
+    *use = true;
+    return 0;
+}
+
+/* One box: guardian, client, capture, classification.  plan already
+ * carries the id map (podman) and the workspace source to bind. */
+static int container_run_box(const sbx_plan *plan, sandbox_result *res,
+                             sbx_err *e)
+{
+    char **argv = NULL, **rm = NULL, **exists = NULL;
+    sbx_child child,
+        info = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
+    sbx_capture cap = {0};
+    stop_ctx sc = {.plan = plan};
+    sbx_guardian g = {.pid = -1, .fd = -1};
+    run_dir rd = {{0}, {0}};
+    /* podman: mapped by --uidmap (rootful) or rootless: never host root. */
+    int host_root = plan->kind == SBX_RT_PODMAN ? 0 : -1;
+    int rc;
+
+    if ((rc = sbx_build_run_argv(plan, &argv, e)) < 0 ||
+        (rc = sbx_build_rm_argv(plan->runtime_path, plan->kind, plan->name, &rm,
+                                e)) < 0 ||
+        (rc = sbx_build_exists_argv(plan->runtime_path, plan->kind, plan->name,
+                                    &exists, e)) < 0)
+        goto out;
+    if (plan->kind == SBX_RT_PODMAN && (rc = run_dir_make(&rd, e)) < 0)
+        goto out;
+    /* The box dies with its caller: whatever kills this process, the
+     * guardian removes the container, and at the latest at the deadline
+     * plus a grace even if this process is stopped or stuck. */
+    time_t started = time(NULL);
+    double deadline = sbx_now() + plan->timeout_sec + SBX_GUARDIAN_GRACE_SEC;
+    if ((rc = sbx_guardian_start(&g, deadline, rm, exists, run_dir_remove_safe,
+                                 &rd, e)) < 0)
+        goto out;
+    rc = sbx_spawn_in(argv, true, rd.path[0] ? rd.path : "/", &child, e);
+    if (rc < 0)
+        goto out;
+    if (child.pidfd >= 0)
+        sbx_guardian_watch(&g, child.pidfd, NULL);
+    if (plan->kind == SBX_RT_DOCKER && docker_info_start(plan, &info) < 0)
+        info.pid = -1;
     cap.cap = plan->output_limit;
     rc = sbx_capture_run(&child, plan->timeout_sec, plan->cancel_fd,
                          stop_container, &sc, &cap, e);
@@ -210,16 +357,52 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     res->err = cap.err;
     res->wall_sec = cap.wall_sec;
     if (rc < 0) {
-        /* The capture failed (out of memory, poll): the client was stopped
-         * and reaped; make sure the container goes too. */
+        /* The capture failed (out of memory, poll, a lost status): the
+         * client was stopped and reaped; make sure the container goes. */
         if (!sc.removed)
             remove_container(plan->runtime_path, plan->kind, plan->name);
-        return rc;
+        goto out;
     }
-    rc = classify(plan, &cap, &sc, res, started);
+    if (info.pid > 0)
+        host_root = docker_info_finish(&info);
+    rc = classify(plan, &cap, &sc, res, started, &rd);
     if (rc < 0)
         sbx_fail(e, rc, "%s", res->message ? res->message : "runtime failed");
+out:
+    if (info.pid > 0)
+        docker_info_finish(&info);
+    sbx_guardian_release(&g);
+    run_dir_remove(&rd);
+    if (SBX_HAS(res, host_root))
+        res->host_root = host_root;
+    sbx_argv_free(argv);
+    sbx_argv_free(rm);
+    sbx_argv_free(exists);
     return rc;
+}
+
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *plan; /* shallow: nothing here is freed */
+    sbx_idmap map, pmap;
+    bool use_map = false;
+    /* The id map first: the workspace is staged for the box's root. */
+    if (plan->kind == SBX_RT_PODMAN) {
+        int mrc = podman_idmap(&pmap, &use_map, e);
+        if (mrc < 0)
+            return mrc;
+        if (use_map)
+            wp.idmap = &pmap;
+    }
+    int rc = sbx_ws_prepare(
+        &wp, sbx_ws_engine_map(&wp, &map) == 0 ? &map : NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL)
+        wp.workspace = (char *)sbx_ws_source(ws);
+    return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
 }
 
 int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
@@ -239,8 +422,9 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
                           &path, &kind, &e);
     if (rc < 0)
         goto out;
+    count = sbx_ws_sweep();
     if (kind == SBX_RT_NATIVE) {
-        count = sbx_native_gc();
+        count += sbx_native_gc();
         goto out;
     }
     if ((rc = sbx_build_ps_argv(path, kind, NULL, &ps, &e)) < 0)

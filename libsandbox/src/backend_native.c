@@ -2,321 +2,52 @@
 /* The native backend: the box built directly from Linux namespaces, no
  * daemon and no runtime CLI on the hot path.
  *
- * Parent (the calling thread)             Child (clone, PID 1 of a new pid ns)
- *   resolve the rootfs, create cgroup,
- *   compile seccomp, prepare every path
- *   clone(NEWNS|NEWPID|NEWNET|NEWIPC|  ->  wait on the sync pipe
- *         NEWUTS[|NEWUSER])
- *   [write uid/gid maps]
+ * Parent (the calling thread)             Child (native/child.c, PID 1 of
+ *                                          a new pid namespace)
+ *   resolve the rootfs, check its mount
+ *   points, create the cgroup, compile
+ *   seccomp, plan the user namespace
+ *   [root: a user namespace mapped to
+ *    the subordinate range, as an fd]
+ *   clone(NEWNS|NEWPID|NEWNET|NEWIPC|  ->  new session, signals reset,
+ *         NEWUTS[|NEWUSER if not root])    stdio; wait
+ *   [not root: write the id maps]
  *   move the child into the cgroup
- *   release the sync pipe              ->  cgroup ns, hostname, mounts,
- *                                          pivot_root, lo up, drop caps,
+ *   send "go"                          ->  cgroup ns, hostname, mounts
+ *                                          (idmapped through the userns
+ *                                          when root), pivot_root, lo up,
+ *                                          [root: setns(userns)], ids,
+ *                                          parent-death SIGKILL, caps,
  *                                          no_new_privs, seccomp, execve
  *   read the error pipe: EOF = exec'd  <-  (or: which step failed, errno)
  *   capture loop (shared with the container backend); on deadline or
  *   cancel SIGKILL the pid-ns init (the kernel kills the rest) and the
  *   cgroup; read OOM/peak/cpu; remove the cgroup.
  *
- * The child runs only system calls (no malloc, no stdio): the caller may be
- * multi-threaded, and another thread may hold libc locks at clone time. */
+ * The sync channel is a socketpair written with MSG_NOSIGNAL: a child that
+ * died early never costs the caller a SIGPIPE.  The parent holds its end
+ * until the child has exec'd, so the child can tell a dead caller (EOF)
+ * from a live one right after setting PR_SET_PDEATHSIG. */
 #include "native/native.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <linux/seccomp.h>
-#include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define SBX_STACK_SIZE (256 * 1024)
-#define SBX_MAX_BOX_MOUNTS (SBX_MAX_MOUNTS + 1)
-
-/* What failed in the child, reported through the error pipe. */
-enum child_step {
-    STEP_SYNC = 1,
-    STEP_IDS,
-    STEP_CGROUPNS,
-    STEP_HOSTNAME,
-    STEP_PRIVATE,
-    STEP_ROOT_BIND,
-    STEP_PROC,
-    STEP_PROC_RO,
-    STEP_SYS,
-    STEP_DEV,
-    STEP_TMP,
-    STEP_WORKSPACE,
-    STEP_MOUNTS,
-    STEP_ROOT_RO,
-    STEP_PIVOT,
-    STEP_CHDIR,
-    STEP_LOOPBACK,
-    STEP_CAPS,
-    STEP_NNP,
-    STEP_SECCOMP,
-    STEP_EXEC,
-    STEP_STDIO,
-};
-
-static const char *step_name(int step)
-{
-    static const char *const names[] = {
-        "?",
-        "waiting for the parent",
-        "setting user and group ids",
-        "creating the cgroup namespace",
-        "setting the hostname",
-        "making mounts private",
-        "binding the root filesystem",
-        "mounting /proc",
-        "making /proc/sys read-only",
-        "mounting /sys",
-        "populating /dev",
-        "mounting /tmp",
-        "binding the workspace",
-        "binding an extra mount",
-        "making the root read-only",
-        "pivoting into the root",
-        "changing directory",
-        "bringing up loopback",
-        "dropping capabilities",
-        "setting no_new_privs",
-        "installing the seccomp filter",
-        "executing /bin/sh",
-        "setting up stdio",
-    };
-    return step > 0 && step < (int)(sizeof names / sizeof *names) ? names[step]
-                                                                  : "?";
-}
-
-typedef struct box_mount {
-    char *src; /* host path */
-    char *dst; /* path under the new root (before pivot) */
-    bool rw, file;
-} box_mount;
-
-typedef struct child_args {
-    int sync_fd, err_fd, out_w, err_w;
-    bool userns;
-    const char *root, *proc, *proc_sys, *sys, *dev, *tmp, *tmp_opts;
-    const char *workdir; /* inside, after pivot */
-    char *dev_nodes[6], *dev_links[4], *dev_shm;
-    char *proc_masks[4];
-    box_mount mounts[SBX_MAX_BOX_MOUNTS];
-    size_t n_mounts;
-    struct sock_fprog *prog;
-    char *const *argv, *const *envp;
-} child_args;
-
-static const char *const dev_node_names[6] = {"null",   "zero",    "full",
-                                              "random", "urandom", "tty"};
-static const char *const dev_link_names[4][2] = {
-    {"fd", "/proc/self/fd"},
-    {"stdin", "/proc/self/fd/0"},
-    {"stdout", "/proc/self/fd/1"},
-    {"stderr", "/proc/self/fd/2"},
-};
-static const char *const proc_mask_names[4] = {"kcore", "keys", "timer_list",
-                                               "sysrq-trigger"};
-
-__attribute__((noreturn)) static void child_fail(const child_args *a, int step)
-{
-    int rec[2] = {step, errno};
-    ssize_t n = write(a->err_fd, rec, sizeof rec);
-    (void)n;
-    _exit(127);
-}
-
-/* Mount flags of an existing mount that a remount must keep (in a user
- * namespace the kernel refuses to clear locked ones). */
-static unsigned long kept_flags(const char *path)
-{
-    struct statvfs sv;
-    unsigned long f = 0;
-    if (statvfs(path, &sv) < 0)
-        return 0;
-    if (sv.f_flag & ST_NOSUID)
-        f |= MS_NOSUID;
-    if (sv.f_flag & ST_NODEV)
-        f |= MS_NODEV;
-    if (sv.f_flag & ST_NOEXEC)
-        f |= MS_NOEXEC;
-    if (sv.f_flag & ST_NOATIME)
-        f |= MS_NOATIME;
-    if (sv.f_flag & ST_NODIRATIME)
-        f |= MS_NODIRATIME;
-    if (sv.f_flag & ST_RELATIME)
-        f |= MS_RELATIME;
-    return f;
-}
-
-static int bind_ro(const char *src, const char *dst, unsigned long extra)
-{
-    if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return -1;
-    return mount(NULL, dst, NULL,
-                 MS_BIND | MS_REMOUNT | MS_RDONLY | extra | kept_flags(dst),
-                 NULL);
-}
-
-static void setup_dev(const child_args *a)
-{
-    if (mount("tmpfs", a->dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
-              "mode=755,size=65536") < 0)
-        child_fail(a, STEP_DEV);
-    for (int i = 0; i < 6; i++) {
-        char host[32] = "/dev/";
-        strcat(host, dev_node_names[i]);
-        int fd = open(a->dev_nodes[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0)
-            child_fail(a, STEP_DEV);
-        close(fd);
-        if (mount(host, a->dev_nodes[i], NULL, MS_BIND, NULL) < 0)
-            child_fail(a, STEP_DEV);
-    }
-    for (int i = 0; i < 4; i++)
-        if (symlink(dev_link_names[i][1], a->dev_links[i]) < 0)
-            child_fail(a, STEP_DEV);
-    if (mkdir(a->dev_shm, 01777) < 0 ||
-        mount("tmpfs", a->dev_shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "mode=1777,size=67108864") < 0)
-        child_fail(a, STEP_DEV);
-}
-
-static void loopback_up(const child_args *a)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        child_fail(a, STEP_LOOPBACK);
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        child_fail(a, STEP_LOOPBACK);
-    close(s);
-}
-
-static void drop_caps(const child_args *a)
-{
-    for (int cap = 0; cap <= 63; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            child_fail(a, STEP_CAPS);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
-        errno != EINVAL)
-        child_fail(a, STEP_CAPS);
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        child_fail(a, STEP_CAPS);
-}
-
-static int child_main(void *arg)
-{
-    const child_args *a = arg;
-    char byte;
-
-    /* stdio first, so nothing the box does can reach the caller's fds. */
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(a->out_w, 1) < 0 ||
-        dup2(a->err_w, 2) < 0)
-        child_fail(a, STEP_STDIO);
-    /* Every other fd, whoever opened it, closes at exec. */
-    if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
-        child_fail(a, STEP_STDIO);
-
-    if (read(a->sync_fd, &byte, 1) != 1)
-        child_fail(a, STEP_SYNC);
-    /* Raw system calls: glibc's set*id wrappers broadcast to every thread
-     * the caller had, which do not exist in this child, and would hang. */
-    if (a->userns && (syscall(SYS_setresgid, 0, 0, 0) < 0 ||
-                      syscall(SYS_setresuid, 0, 0, 0) < 0))
-        child_fail(a, STEP_IDS);
-    if (!a->userns && syscall(SYS_setgroups, 0, NULL) < 0)
-        child_fail(a, STEP_IDS);
-    if (unshare(CLONE_NEWCGROUP) < 0)
-        child_fail(a, STEP_CGROUPNS);
-    if (sethostname("sandbox", 7) < 0)
-        child_fail(a, STEP_HOSTNAME);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        child_fail(a, STEP_PRIVATE);
-    if (mount(a->root, a->root, NULL, MS_BIND | MS_REC, NULL) < 0)
-        child_fail(a, STEP_ROOT_BIND);
-
-    if (mount("proc", a->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
-        0)
-        child_fail(a, STEP_PROC);
-    if (bind_ro(a->proc_sys, a->proc_sys, 0) < 0)
-        child_fail(a, STEP_PROC_RO);
-    for (int i = 0; i < 4; i++)
-        if (access(a->proc_masks[i], F_OK) == 0 &&
-            mount("/dev/null", a->proc_masks[i], NULL, MS_BIND, NULL) < 0)
-            child_fail(a, STEP_PROC_RO);
-    if (mount("sysfs", a->sys, "sysfs",
-              MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        child_fail(a, STEP_SYS);
-    setup_dev(a);
-    if (mount("tmpfs", a->tmp, "tmpfs", MS_NOSUID | MS_NODEV, a->tmp_opts) < 0)
-        child_fail(a, STEP_TMP);
-    for (size_t i = 0; i < a->n_mounts; i++) {
-        const box_mount *m = &a->mounts[i];
-        int step = i == 0 && strcmp(a->workdir, "/workspace") == 0
-                       ? STEP_WORKSPACE
-                       : STEP_MOUNTS;
-        if (m->rw) {
-            if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-                mount(NULL, m->dst, NULL,
-                      MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
-                          kept_flags(m->dst),
-                      NULL) < 0)
-                child_fail(a, step);
-        } else if (bind_ro(m->src, m->dst, MS_NOSUID | MS_NODEV) < 0) {
-            child_fail(a, step);
-        }
-    }
-    if (mount(NULL, a->root, NULL,
-              MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                  kept_flags(a->root),
-              NULL) < 0)
-        child_fail(a, STEP_ROOT_RO);
-    if (chdir(a->root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-        umount2(".", MNT_DETACH) < 0)
-        child_fail(a, STEP_PIVOT);
-    if (chdir(a->workdir) < 0)
-        child_fail(a, STEP_CHDIR);
-    loopback_up(a);
-
-    struct rlimit core = {0, 0};
-    setrlimit(RLIMIT_CORE, &core);
-    drop_caps(a);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        child_fail(a, STEP_NNP);
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, a->prog) < 0)
-        child_fail(a, STEP_SECCOMP);
-    execve("/bin/sh", a->argv, a->envp);
-    child_fail(a, STEP_EXEC);
-}
-
-/* ---- parent side ------------------------------------------------------ */
 
 typedef struct native_run {
-    child_args a;
+    sbx_box a;
     char *rootfs;
-    char *paths[32]; /* owned strings referenced from a */
-    size_t n_paths;
     char **envp;
     char *argv[4];
     struct sock_fprog prog;
@@ -324,31 +55,28 @@ typedef struct native_run {
     bool have_cg;
     bool own_rootfs; /* rootfs is our cache's export, not the caller's */
     int rootfs_lock; /* held shared while the box may use the export */
+    sbx_userns userns;
     char tmp_opts[64];
+    int out[2], err[2], sync[2], epipe[2]; /* [0]: the parent's end */
+    void *stack;
+    pid_t pid;
+    double t0;
 } native_run;
 
-static char *own(native_run *r, char *s)
+static void native_run_init(native_run *r)
 {
-    if (s != NULL && r->n_paths < sizeof r->paths / sizeof *r->paths)
-        r->paths[r->n_paths++] = s;
-    else if (s != NULL) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    memset(r, 0, sizeof *r);
+    r->rootfs_lock = -1;
+    r->cg.lock_fd = -1;
+    r->a.userns_fd = -1;
+    r->stack = MAP_FAILED;
+    r->pid = -1;
+    for (int i = 0; i < 2; i++)
+        r->out[i] = r->err[i] = r->sync[i] = r->epipe[i] = -1;
 }
 
 static void native_run_free(native_run *r)
 {
-    for (size_t i = 0; i < r->n_paths; i++)
-        free(r->paths[i]);
-    for (int i = 0; i < 6; i++)
-        free(r->a.dev_nodes[i]);
-    for (int i = 0; i < 4; i++) {
-        free(r->a.dev_links[i]);
-        free(r->a.proc_masks[i]);
-    }
-    free(r->a.dev_shm);
     for (size_t i = 0; i < r->a.n_mounts; i++) {
         free(r->a.mounts[i].src);
         free(r->a.mounts[i].dst);
@@ -360,8 +88,17 @@ static void native_run_free(native_run *r)
     free(r->prog.filter);
     free(r->rootfs);
     sbx_closep(&r->rootfs_lock);
+    sbx_closep(&r->a.userns_fd);
     if (r->have_cg)
         sbx_cgroup_destroy(&r->cg);
+    for (int i = 0; i < 2; i++) {
+        sbx_closep(&r->out[i]);
+        sbx_closep(&r->err[i]);
+        sbx_closep(&r->sync[i]);
+        sbx_closep(&r->epipe[i]);
+    }
+    if (r->stack != MAP_FAILED)
+        munmap(r->stack, SBX_STACK_SIZE);
 }
 
 /* The box's environment: a fixed PATH and HOME, then opts.env. */
@@ -383,129 +120,227 @@ static int build_env(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
-static int add_mount(native_run *r, const char *src, const char *box, bool rw,
-                     sbx_err *e)
+/* A bind of host path src at box path dst; the mount point is checked (or,
+ * in our cache's export, created) without following any symlink. */
+static int add_mount(native_run *r, const char *src, const char *dst, bool rw,
+                     int step, sbx_err *e)
 {
     struct stat st;
-    box_mount *m = &r->a.mounts[r->a.n_mounts];
     if (r->a.n_mounts >= SBX_MAX_BOX_MOUNTS)
         return sbx_fail(e, SANDBOX_EINVAL, "too many mounts");
-    m->src = sbx_strdup(src);
-    m->dst = sbx_asprintf("%s%s", r->rootfs, box);
-    m->rw = rw;
-    r->a.n_mounts++;
-    if (m->src == NULL || m->dst == NULL)
-        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
     if (stat(src, &st) < 0)
         return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "mount source %s", src);
-    m->file = !S_ISDIR(st.st_mode);
-    if (stat(m->dst, &st) == 0)
+    int rc = sbx_rootfs_mount_point(r->rootfs, dst, r->own_rootfs,
+                                    !S_ISDIR(st.st_mode), e);
+    if (rc < 0)
+        return rc;
+    sbx_box_mount *m = &r->a.mounts[r->a.n_mounts++];
+    m->src = sbx_strdup(src);
+    m->dst = sbx_strdup(dst);
+    m->rw = rw;
+    m->step = step;
+    if (m->src == NULL || m->dst == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* The workspace, bound read-write at /workspace (the first mount). */
+static int add_workspace(native_run *r, const sbx_plan *p, sbx_err *e)
+{
+    r->a.workdir = "/";
+    if (p->workspace == NULL)
         return 0;
-    if (r->own_rootfs) {
-        /* Our cache's copy: an empty mount point may be added. */
-        int fd = -1;
-        if (m->file)
-            fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if ((m->file && fd >= 0) ||
-            (!m->file && sbx_mkdir_p(m->dst, 0755) == 0)) {
-            if (fd >= 0)
-                close(fd);
-            return 0;
-        }
+    r->a.workdir = "/workspace";
+    int rc = add_mount(r, p->workspace, "/workspace", true, STEP_WORKSPACE, e);
+    if (rc == 0)
+        r->a.mounts[r->a.n_mounts - 1].no_idmap = p->workspace_staged;
+    return rc;
+}
+
+static int add_extra_mounts(native_run *r, const sbx_plan *p, sbx_err *e)
+{
+    for (char **m = p->mount_args; m && *m; m++) {
+        /* "host:box:ro|rw" as built by sbx_plan_init (validated: no ':'
+         * inside the paths). */
+        char host[4096], box[4096], mode[8];
+        int rc;
+        if (sscanf(*m, "%4095[^:]:%4095[^:]:%7s", host, box, mode) != 3)
+            return sbx_fail(e, SANDBOX_EINVAL, "bad mount '%s'", *m);
+        rc = add_mount(r, host, box, strcmp(mode, "rw") == 0, STEP_MOUNTS, e);
+        if (rc < 0)
+            return rc;
     }
-    return sbx_fail(e, SANDBOX_EINVAL,
-                    "mount point %s does not exist in the root filesystem %s, "
-                    "and the native runtime keeps the root read-only: create "
-                    "it in the image (an empty %s)",
-                    box, r->rootfs, m->file ? "file" : "directory");
+    return 0;
+}
+
+/* The root filesystem and the box's fixed mount points in it. */
+static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
+{
+    static const char *const needed[] = {"/proc", "/sys", "/dev", "/tmp"};
+    int rc = sbx_rootfs_resolve(p->image, &r->rootfs, &r->rootfs_lock, e);
+    if (rc < 0)
+        return rc;
+    r->own_rootfs = p->image[0] != '/';
+    r->a.root = r->rootfs;
+    for (size_t i = 0; i < sizeof needed / sizeof *needed; i++) {
+        if (sbx_rootfs_mount_point(r->rootfs, needed[i], false, false, e) < 0)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "the root filesystem %s has no %s directory: the "
+                            "native runtime needs empty /proc, /sys, /dev and "
+                            "/tmp directories (no symlinks) to mount on",
+                            r->rootfs, needed[i]);
+    }
+    /* /tmp: a tmpfs capped at disk_limit (and never above the memory
+     * limit: its pages count against the memory cgroup as well). */
+    uint64_t tmp_cap = p->disk_limit_bytes;
+    if (tmp_cap == 0 || tmp_cap > p->memory_bytes)
+        tmp_cap = p->memory_bytes;
+    snprintf(
+        r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%llu,nr_inodes=%llu",
+        (unsigned long long)tmp_cap,
+        (unsigned long long)(tmp_cap / 4096 < 1024 ? 1024 : tmp_cap / 4096));
+    r->a.tmp_opts = r->tmp_opts;
+    return 0;
 }
 
 static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
 {
     int rc;
-    child_args *a = &r->a;
-
-    if ((rc = sbx_rootfs_resolve(p->image, &r->rootfs, &r->rootfs_lock, e)) < 0)
-        return rc;
-    r->own_rootfs = p->image[0] != '/';
-    a->root = r->rootfs;
-    a->proc = own(r, sbx_asprintf("%s/proc", r->rootfs));
-    a->proc_sys = own(r, sbx_asprintf("%s/proc/sys", r->rootfs));
-    a->sys = own(r, sbx_asprintf("%s/sys", r->rootfs));
-    a->dev = own(r, sbx_asprintf("%s/dev", r->rootfs));
-    a->tmp = own(r, sbx_asprintf("%s/tmp", r->rootfs));
-    if (!a->proc || !a->proc_sys || !a->sys || !a->dev || !a->tmp)
-        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    for (int i = 0; i < 6; i++)
-        a->dev_nodes[i] = sbx_asprintf("%s/%s", a->dev, dev_node_names[i]);
-    for (int i = 0; i < 4; i++) {
-        a->dev_links[i] = sbx_asprintf("%s/%s", a->dev, dev_link_names[i][0]);
-        a->proc_masks[i] = sbx_asprintf("%s/%s", a->proc, proc_mask_names[i]);
-    }
-    a->dev_shm = sbx_asprintf("%s/shm", a->dev);
-    for (int i = 0; i < 6; i++)
-        if (a->dev_nodes[i] == NULL)
-            return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    for (int i = 0; i < 4; i++)
-        if (a->dev_links[i] == NULL || a->proc_masks[i] == NULL)
-            return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    if (a->dev_shm == NULL)
-        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    static const char *const needed[] = {"proc", "sys", "dev", "tmp"};
-    for (size_t i = 0; i < 4; i++) {
-        struct stat st;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", r->rootfs, needed[i]);
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-            return sbx_fail(e, SANDBOX_EINVAL,
-                            "the root filesystem %s has no /%s directory: the "
-                            "native runtime needs empty /proc, /sys, /dev and "
-                            "/tmp directories to mount on",
-                            r->rootfs, needed[i]);
-    }
-    /* /tmp: a tmpfs capped at the memory limit (its pages count against the
-     * memory cgroup as well). */
-    snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%llu",
-             (unsigned long long)p->memory_bytes);
-    a->tmp_opts = r->tmp_opts;
-    a->workdir = "/";
-    if (p->workspace != NULL) {
-        if ((rc = add_mount(r, p->workspace, "/workspace", true, e)) < 0)
-            return rc;
-        a->workdir = "/workspace";
-    }
-    for (char **m = p->mount_args; m && *m; m++) {
-        /* "host:box:ro|rw" as built by sbx_plan_init (validated: no ':'
-         * inside the paths). */
-        char host[4096], box[4096], mode[8];
-        if (sscanf(*m, "%4095[^:]:%4095[^:]:%7s", host, box, mode) != 3)
-            return sbx_fail(e, SANDBOX_EINVAL, "bad mount '%s'", *m);
-        if ((rc = add_mount(r, host, box, strcmp(mode, "rw") == 0, e)) < 0)
-            return rc;
-    }
-    if ((rc = build_env(r, p, e)) < 0)
+    if ((rc = sbx_userns_plan(&r->userns, e)) < 0 ||
+        (rc = prepare_rootfs(r, p, e)) < 0 ||
+        (rc = add_workspace(r, p, e)) < 0 ||
+        (rc = add_extra_mounts(r, p, e)) < 0 || (rc = build_env(r, p, e)) < 0)
         return rc;
     r->argv[0] = "sh";
     r->argv[1] = "-c";
     r->argv[2] = (char *)p->command;
     r->argv[3] = NULL;
-    a->argv = r->argv;
-    a->envp = r->envp;
+    r->a.argv = r->argv;
+    r->a.envp = r->envp;
+    r->a.late_userns = r->userns.late;
+    r->a.drop_groups = !r->userns.deny_setgroups;
     if ((rc = sbx_seccomp_build(&r->prog, e)) < 0)
         return rc;
-    a->prog = &r->prog;
-    a->userns = geteuid() != 0;
+    r->a.prog = &r->prog;
     if ((rc = sbx_cgroup_create(&r->cg, p, e)) < 0)
         return rc;
     r->have_cg = true;
     return 0;
 }
 
-static int write_proc(pid_t pid, const char *file, const char *val)
+static int open_channels(native_run *r, sbx_err *e)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
-    return sbx_write_file(path, val);
+    if (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0 ||
+        pipe2(r->epipe, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->sync) < 0)
+        return sbx_fail_errno(e, SANDBOX_EIO, errno, "creating pipes");
+    r->a.sync_fd = r->sync[1];
+    r->a.err_fd = r->epipe[1];
+    r->a.out_w = r->out[1];
+    r->a.err_w = r->err[1];
+    int parent_ends[4] = {r->out[0], r->err[0], r->epipe[0], r->sync[0]};
+    memcpy(r->a.parent_fds, parent_ends, sizeof parent_ends);
+    r->stack = mmap(NULL, SBX_STACK_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (r->stack == MAP_FAILED)
+        return sbx_fail_errno(e, SANDBOX_ENOMEM, errno, "mmap");
+    return 0;
+}
+
+/* The child's {step, errno} record as an error. */
+static int child_error(const native_run *r, const int rec[2], sbx_err *e)
+{
+    bool exec = rec[0] == STEP_EXEC;
+    return sbx_fail_errno(
+        e, exec ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
+        "the native box could not start: %s%s%s%s", sbx_box_step_name(rec[0]),
+        exec ? " in " : "", exec ? r->rootfs : "",
+        exec && rec[1] == EACCES
+            ? " (the box's root is an unprivileged host user: the root "
+              "filesystem's directories must be searchable and its files "
+              "readable by others)"
+            : "");
+}
+
+/* Something failed while the child was starting: if the child reported a
+ * step (it writes before it exits), that is the real cause.  The child is
+ * killed and reaped. */
+static int box_failed(native_run *r, int rc, sbx_err *e)
+{
+    int rec[2];
+    struct pollfd pfd = {.fd = r->epipe[0], .events = POLLIN};
+    if (poll(&pfd, 1, 0) == 1 &&
+        read(r->epipe[0], rec, sizeof rec) == (ssize_t)sizeof rec)
+        rc = child_error(r, rec, e);
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        r->pid = -1;
+    }
+    return rc;
+}
+
+static int send_go(native_run *r, sbx_err *e)
+{
+    if (send(r->sync[0], "g", 1, MSG_NOSIGNAL) != 1)
+        return box_failed(
+            r, sbx_fail_errno(e, SANDBOX_ESPAWN, errno, "releasing the box"),
+            e);
+    return 0;
+}
+
+/* EOF on the error pipe: the child exec'd /bin/sh. */
+static int wait_exec(native_run *r, sbx_err *e)
+{
+    int rec[2];
+    ssize_t n;
+    do
+        n = read(r->epipe[0], rec, sizeof rec);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof rec)
+        return box_failed(r, child_error(r, rec, e), e);
+    if (n != 0)
+        return box_failed(r,
+                          sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
+                                         "the native box could not start"),
+                          e);
+    sbx_closep(&r->sync[0]); /* past the child's parent-death check */
+    sbx_closep(&r->a.userns_fd);
+    return 0;
+}
+
+static int start_box(native_run *r, sbx_err *e)
+{
+    int rc, flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                    CLONE_NEWUTS | SIGCHLD;
+    if (!r->a.late_userns)
+        flags |= CLONE_NEWUSER;
+    r->t0 = sbx_now();
+    if (r->a.late_userns &&
+        (rc = sbx_userns_open(&r->userns, r->stack, SBX_STACK_SIZE,
+                              &r->a.userns_fd, e)) < 0)
+        return rc;
+    r->pid =
+        clone(sbx_box_main, (char *)r->stack + SBX_STACK_SIZE, flags, &r->a);
+    if (r->pid < 0)
+        return sbx_fail_errno(
+            e, SANDBOX_ESPAWN, errno, "cannot create the box's namespaces%s",
+            r->a.late_userns ? ""
+                             : " (unprivileged user namespaces may be "
+                               "disabled: sysctl "
+                               "kernel.unprivileged_userns_clone)");
+    sbx_closep(&r->sync[1]);
+    sbx_closep(&r->epipe[1]);
+    sbx_closep(&r->out[1]);
+    sbx_closep(&r->err[1]);
+    if ((!r->a.late_userns &&
+         (rc = sbx_userns_write(&r->userns, r->pid, e)) < 0) ||
+        (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0)
+        return box_failed(r, rc, e);
+    if ((rc = send_go(r, e)) < 0)
+        return rc;
+    return wait_exec(r, e);
 }
 
 typedef struct native_stop {
@@ -524,6 +359,92 @@ static void stop_native(void *vctx, sbx_child *c)
     sbx_cgroup_kill(&s->r->cg);
 }
 
+/* The box's end: OOM only when the OOM kill is what ended it (its init was
+ * SIGKILLed, or the shell reported a child killed so: 137). */
+static void set_end(sandbox_result *res, const sbx_plan *p, int status,
+                    const sbx_cg_stats *st)
+{
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    res->exit_code = code;
+    if (st->oom_kills > 0 && code == 128 + SIGKILL) {
+        res->reason = SANDBOX_END_OOM;
+        res->term_signal = SIGKILL;
+        sbx_set_message(res, sbx_asprintf("out of memory: the kernel killed "
+                                          "%llu process(es) at the %s memory "
+                                          "limit",
+                                          (unsigned long long)st->oom_kills,
+                                          p->memory));
+        return;
+    }
+    char note[160] = "";
+    if (st->oom_kills > 0)
+        snprintf(note, sizeof note,
+                 "; the kernel OOM-killed %llu process(es) in the box at the "
+                 "%s memory limit, and the box went on",
+                 (unsigned long long)st->oom_kills, p->memory);
+    if (code > 128 && code < 128 + 65) {
+        res->reason = SANDBOX_END_SIGNALED;
+        res->term_signal = code - 128;
+        sbx_set_message(res, sbx_asprintf("killed by signal %d (exit %d)%s",
+                                          code - 128, code, note));
+    } else {
+        res->reason = SANDBOX_END_EXITED;
+        if (code != 0 || note[0])
+            sbx_set_message(res,
+                            sbx_asprintf("exited with code %d%s", code, note));
+    }
+}
+
+static void set_result(sandbox_result *res, const sbx_plan *p,
+                       const sbx_capture *cap, const sbx_cg_stats *st)
+{
+    if (SBX_HAS(res, host_root))
+        res->host_root = 0; /* always a user namespace, never host root */
+    if (cap->timed_out) {
+        res->reason = SANDBOX_END_TIMEOUT;
+        res->exit_code = SANDBOX_EXIT_TIMEOUT;
+        sbx_set_message(res, sbx_asprintf("timed out after %g s; the box was "
+                                          "killed",
+                                          p->timeout_sec));
+    } else if (cap->cancelled) {
+        res->reason = SANDBOX_END_CANCELLED;
+        res->exit_code = 130;
+        sbx_set_message(res, sbx_strdup("cancelled; the box was killed"));
+    } else {
+        set_end(res, p, cap->status, st);
+    }
+}
+
+/* Capture until the box ends (or the deadline, or cancel), then fill res. */
+static int run_box(native_run *r, const sbx_plan *p, sandbox_result *res,
+                   sbx_err *e)
+{
+    sbx_child c = {
+        .pid = r->pid, .pidfd = -1, .out_fd = r->out[0], .err_fd = r->err[0]};
+    r->out[0] = r->err[0] = -1;
+#ifdef SYS_pidfd_open
+    c.pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+#endif
+    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(c.err_fd, F_SETFL, O_NONBLOCK);
+    sbx_capture cap = {.cap = p->output_limit};
+    native_stop ns = {.r = r, .init = r->pid};
+    int rc = sbx_capture_run(&c, p->timeout_sec - (sbx_now() - r->t0),
+                             p->cancel_fd, stop_native, &ns, &cap, e);
+    r->pid = -1; /* reaped by the capture loop */
+    sbx_child_close(&c);
+    res->out = cap.out;
+    res->err = cap.err;
+    res->wall_sec = sbx_now() - r->t0;
+    sbx_cg_stats st;
+    sbx_cgroup_stats(&r->cg, &st);
+    res->peak_memory_bytes = st.peak_bytes;
+    res->cpu_sec = st.cpu_sec;
+    if (rc == 0)
+        set_result(res, p, &cap, &st);
+    return rc;
+}
+
 bool sbx_native_available(void)
 {
     return true;
@@ -534,165 +455,37 @@ unsigned sbx_native_gc(void)
     return sbx_cgroup_sweep(10.0) + sbx_rootfs_sweep();
 }
 
-int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
+static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, sync[2] = {-1, -1},
-        epipe[2] = {-1, -1};
-    void *stack = MAP_FAILED;
-    pid_t pid = -1;
     int rc;
-
-    memset(&r, 0, sizeof r);
-    r.rootfs_lock = -1;
-    if ((rc = prepare(&r, p, e)) < 0)
-        goto out;
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-        pipe2(sync, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
-        rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "pipe2");
-        goto out;
-    }
-    r.a.sync_fd = sync[0];
-    r.a.err_fd = epipe[1];
-    r.a.out_w = out[1];
-    r.a.err_w = err[1];
-    stack = mmap(NULL, SBX_STACK_SIZE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        rc = sbx_fail_errno(e, SANDBOX_ENOMEM, errno, "mmap");
-        goto out;
-    }
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                CLONE_NEWUTS | SIGCHLD;
-    if (r.a.userns)
-        flags |= CLONE_NEWUSER;
-    double t0 = sbx_now();
-    pid = clone(child_main, (char *)stack + SBX_STACK_SIZE, flags, &r.a);
-    if (pid < 0) {
-        rc = sbx_fail_errno(e, SANDBOX_ESPAWN, errno,
-                            "cannot create the box's namespaces%s",
-                            r.a.userns ? " (unprivileged user namespaces may "
-                                         "be disabled: sysctl "
-                                         "kernel.unprivileged_userns_clone)"
-                                       : "");
-        goto out;
-    }
-    sbx_closep(&sync[0]);
-    sbx_closep(&epipe[1]);
-    sbx_closep(&out[1]);
-    sbx_closep(&err[1]);
-    if (r.a.userns) {
-        char map[64];
-        snprintf(map, sizeof map, "0 %ld 1\n", (long)geteuid());
-        int wrc = write_proc(pid, "setgroups", "deny");
-        if (wrc == 0)
-            wrc = write_proc(pid, "uid_map", map);
-        snprintf(map, sizeof map, "0 %ld 1\n", (long)getegid());
-        if (wrc == 0)
-            wrc = write_proc(pid, "gid_map", map);
-        if (wrc < 0) {
-            rc = sbx_fail_errno(e, SANDBOX_ESPAWN, -wrc,
-                                "cannot write the user namespace's id maps");
-            goto kill_child;
-        }
-    }
-    if ((rc = sbx_cgroup_add(&r.cg, pid, e)) < 0)
-        goto kill_child;
-    if (write(sync[1], "x", 1) != 1) {
-        rc = sbx_fail_errno(e, SANDBOX_ESPAWN, errno, "releasing the box");
-        goto kill_child;
-    }
-    sbx_closep(&sync[1]);
-
-    /* EOF: the child exec'd /bin/sh.  A record: which step failed. */
-    int rec[2];
-    ssize_t n;
-    do
-        n = read(epipe[0], rec, sizeof rec);
-    while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof rec) {
-        errno = rec[1];
-        rc = sbx_fail_errno(
-            e, rec[0] == STEP_EXEC ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
-            "the native box could not start: %s%s%s", step_name(rec[0]),
-            rec[0] == STEP_EXEC ? " in " : "",
-            rec[0] == STEP_EXEC ? r.rootfs : "");
-        goto kill_child;
-    }
-
-    sbx_child c = {.pid = pid, .pidfd = -1, .out_fd = out[0], .err_fd = err[0]};
-    out[0] = err[0] = -1;
-#ifdef SYS_pidfd_open
-    c.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-#endif
-    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
-    fcntl(c.err_fd, F_SETFL, O_NONBLOCK);
-    sbx_capture cap = {.cap = p->output_limit};
-    native_stop ns = {.r = &r, .init = pid};
-    rc = sbx_capture_run(&c, p->timeout_sec - (sbx_now() - t0), p->cancel_fd,
-                         stop_native, &ns, &cap, e);
-    pid = -1; /* reaped by the capture loop */
-    sbx_child_close(&c);
-    res->out = cap.out;
-    res->err = cap.err;
-    res->wall_sec = sbx_now() - t0;
-    sbx_cg_stats st;
-    sbx_cgroup_stats(&r.cg, &st);
-    res->peak_memory_bytes = st.peak_bytes;
-    res->cpu_sec = st.cpu_sec;
-    if (rc < 0)
-        goto out;
-
-    if (cap.timed_out) {
-        res->reason = SANDBOX_END_TIMEOUT;
-        res->exit_code = SANDBOX_EXIT_TIMEOUT;
-        sbx_set_message(res, sbx_asprintf("timed out after %g s; the box was "
-                                          "killed",
-                                          p->timeout_sec));
-    } else if (cap.cancelled) {
-        res->reason = SANDBOX_END_CANCELLED;
-        res->exit_code = 130;
-        sbx_set_message(res, sbx_strdup("cancelled; the box was killed"));
-    } else {
-        int code = WIFEXITED(cap.status) ? WEXITSTATUS(cap.status)
-                                         : 128 + WTERMSIG(cap.status);
-        res->exit_code = code;
-        if (st.oom_kills > 0) {
-            res->reason = SANDBOX_END_OOM;
-            res->term_signal = SIGKILL;
-            sbx_set_message(
-                res, sbx_asprintf("out of memory: the kernel killed %llu "
-                                  "process(es) at the %s memory limit",
-                                  (unsigned long long)st.oom_kills, p->memory));
-        } else if (code > 128 && code < 128 + 65) {
-            res->reason = SANDBOX_END_SIGNALED;
-            res->term_signal = code - 128;
-            sbx_set_message(res, sbx_asprintf("killed by signal %d (exit %d)",
-                                              code - 128, code));
-        } else {
-            res->reason = SANDBOX_END_EXITED;
-            if (code != 0)
-                sbx_set_message(res, sbx_asprintf("exited with code %d", code));
-        }
-    }
-    rc = 0;
-    goto out;
-
-kill_child:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-out:
-    for (int i = 0; i < 2; i++) {
-        sbx_closep(&out[i]);
-        sbx_closep(&err[i]);
-        sbx_closep(&sync[i]);
-        sbx_closep(&epipe[i]);
-    }
-    if (stack != MAP_FAILED)
-        munmap(stack, SBX_STACK_SIZE);
+    native_run_init(&r);
+    if ((rc = prepare(&r, p, e)) == 0 && (rc = open_channels(&r, e)) == 0 &&
+        (rc = start_box(&r, e)) == 0)
+        rc = run_box(&r, p, res, e);
     native_run_free(&r);
+    sbx_cgroup_sweep_maybe(); /* what killed callers left, once a minute */
     return rc;
+}
+
+/* The workspace hook: /workspace is the capped overlay (workspace.c). */
+int sbx_native_run(const sbx_plan *p, sandbox_result *res, sbx_err *e)
+{
+    sbx_ws *ws = NULL;
+    sbx_plan wp = *p;
+    sbx_idmap map;
+    /* A root caller's box root is its subordinate range's first id (the
+     * same range native/userns.c maps): the staged workspace shows the
+     * owner's files as that id's.  Anyone else's box root is the caller. */
+    bool mapped = p->workspace != NULL && geteuid() == 0;
+    int rc = mapped ? sbx_subid_range(&map, e) : 0;
+    if (rc == 0)
+        rc = sbx_ws_prepare(p, mapped ? &map : NULL, &ws, e);
+    if (rc < 0)
+        return rc;
+    if (ws != NULL) {
+        wp.workspace = (char *)sbx_ws_source(ws);
+        wp.workspace_staged = true;
+    }
+    return sbx_ws_finish(ws, res, native_run_box(&wp, res, e), e);
 }

@@ -79,9 +79,18 @@ static bool try_reap(sbx_child *c, sbx_capture *cap)
     do
         r = waitpid(c->pid, &cap->status, WNOHANG);
     while (r < 0 && errno == EINTR);
-    if (r == c->pid || (r < 0 && errno == ECHILD)) {
+    if (r == c->pid) {
         c->pid = -1;
         cap->exited = true;
+        return true;
+    }
+    if (r < 0 && errno == ECHILD) {
+        /* Reaped behind the library's back: the status is gone, and must
+         * never read as "exited 0". */
+        c->pid = -1;
+        cap->exited = true;
+        cap->lost = true;
+        cap->status = -1;
         return true;
     }
     return false;
@@ -188,9 +197,18 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         if (!stopped)
             stop(ctx, c);
         kill(-c->pid, SIGKILL);
-        sbx_reap(c, &cap->status);
+        if (sbx_reap(c, &cap->status) < 0) {
+            cap->lost = true;
+            cap->status = -1;
+        }
         cap->exited = true;
     }
+    if (cap->lost && rc == 0)
+        rc = sbx_fail(e, SANDBOX_EIO,
+                      "the exit status of the runtime client was lost: "
+                      "another part of this process reaped it (a SIGCHLD "
+                      "handler calling waitpid(-1), or SIGCHLD set to "
+                      "SIG_IGN); let the library reap its own children");
     sbx_closep(&c->out_fd);
     sbx_closep(&c->err_fd);
     cap->wall_sec = sbx_now() - start;

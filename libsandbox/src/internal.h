@@ -76,9 +76,12 @@ typedef enum sbx_runtime_kind {
 typedef struct sbx_plan {
     char *runtime_path; /* absolute path of podman/docker */
     sbx_runtime_kind kind;
-    const char *command; /* borrowed from opts */
-    const char *image;   /* borrowed */
-    char *workspace;     /* realpath of opts->workspace or NULL */
+    const char *command;   /* borrowed from opts */
+    const char *image;     /* borrowed */
+    char *workspace;       /* realpath of opts->workspace or NULL */
+    bool workspace_staged; /* workspace is a staged dir whose owners are
+                              already the box's ids (workspace.c): bind it
+                              as is, no idmap on top */
     int network;
     const char *memory;    /* borrowed, validated */
     uint64_t memory_bytes; /* parsed */
@@ -94,6 +97,9 @@ typedef struct sbx_plan {
     uint64_t disk_limit_bytes; /* parsed disk_limit (default 1g) */
     char name[64];             /* unique container name */
     char label[64];            /* SANDBOX_LABEL=<pid> */
+    /* Set by the container backend: podman's --uidmap/--gidmap range
+     * (NULL: none; docker's remapping is the engine's). */
+    const struct sbx_idmap *idmap;
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
@@ -134,6 +140,11 @@ SBX_HIDDEN int sbx_build_rm_argv(const char *runtime_path, sbx_runtime_kind k,
  * container carrying SANDBOX_LABEL as "<name> <owner pid>" lines. */
 SBX_HIDDEN int sbx_build_ps_argv(const char *runtime_path, sbx_runtime_kind k,
                                  const char *name, char ***argv, sbx_err *e);
+/* `<rt> container exists|inspect <name>`: exits 0 while the container
+ * exists, non-zero once it is gone (the guardian's check). */
+SBX_HIDDEN int sbx_build_exists_argv(const char *runtime_path,
+                                     sbx_runtime_kind k, const char *name,
+                                     char ***argv, sbx_err *e);
 SBX_HIDDEN void sbx_argv_free(char **argv);
 
 /* ---- spawn.c: posix_spawn with pipes, own process group ------------ */
@@ -150,6 +161,9 @@ typedef struct sbx_child {
  * dispositions, an empty signal mask, in a new process group. */
 SBX_HIDDEN int sbx_spawn(char *const argv[], bool capture, sbx_child *c,
                          sbx_err *e);
+/* The same with a given working directory (sbx_spawn uses "/"). */
+SBX_HIDDEN int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
+                            sbx_child *c, sbx_err *e);
 /* Wait for the child; *status gets the wait status. */
 SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
@@ -167,6 +181,7 @@ typedef struct sbx_capture {
     bool timed_out;
     bool cancelled;
     bool exited; /* the child was reaped */
+    bool lost;   /* ... by someone else: its status is unknown (an error) */
     int status;  /* wait status when exited */
     double wall_sec;
 } sbx_capture;
@@ -260,6 +275,11 @@ SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
                               sbx_err *e);
 /* Sweep what killed native runs left (stale cgroups); returns a count. */
 SBX_HIDDEN unsigned sbx_native_gc(void);
+/* Kill what is left of native run `run_name` (plan->name, "sandbox-...")
+ * and remove its cgroup in every hierarchy: for a guardian that saw the
+ * caller die.  0 (also when nothing was there), -EBUSY when a directory
+ * would not go, -EINVAL for a name that is not a run's. */
+SBX_HIDDEN int sbx_native_cgroup_reap(const char *run_name);
 /* Is the native backend compiled in? */
 SBX_HIDDEN bool sbx_native_available(void);
 /* image_id.c: set res->image_id after a run (NULL when unknown). */
@@ -283,6 +303,79 @@ typedef struct sbx_idmap {
  * least SBX_SUBID_MIN ids; count is capped at 65536).  SANDBOX_ERUNTIME
  * with a message naming the fix when there is none. */
 SBX_HIDDEN int sbx_subid_range(sbx_idmap *map, sbx_err *e);
+
+/* ---- workspace.c: the capped, id-mapped workspace ----------------------
+ * Per run, under SBX_WS_RUN_DIR/<plan->name>: a tmpfs of disk_limit
+ * (nosuid, nodev) holding an overlay's upper and work directories, the host
+ * workspace as its read-only (idmapped) lower layer, and the merged
+ * directory the backend binds at /workspace.  After the run the upper
+ * directory is applied to the host workspace without following any link.
+ *
+ * Backend hook (one per backend):
+ *     sbx_ws *ws = NULL;
+ *     if ((rc = sbx_ws_prepare(plan, map, &ws, e)) < 0) return rc;
+ *     ...bind sbx_ws_source(ws) (or plan->workspace when ws is NULL)...
+ *     rc = sbx_ws_finish(ws, res, rc, e);   // after timeout/cancel/OOM too
+ * map: how box ids appear on the host (box id i is host id start+i), or
+ * NULL when the box's ids are the host's (no user namespace). */
+#define SBX_WS_RUN_DIR "/run/libsandbox/ws"
+#define SBX_WS_MAX_ENTRIES (1u << 20) /* also caps the tmpfs's inodes */
+#define SBX_WS_MIN_INODES 1024u /* tmpfs inodes: disk_limit/4096, >= this */
+#define SBX_WS_MAX_DEPTH 128
+#define SBX_WS_MAX_PATH 4096
+#define SBX_WS_FORCE_COPY 1u /* tests: skip the idmapped mount */
+/* On every symlink the commit-back makes (value "1"): a box made it. */
+#define SBX_WS_BOX_LINK_XATTR "trusted.libsandbox.box"
+
+typedef struct sbx_ws sbx_ws;
+
+typedef struct sbx_ws_stats {
+    uint64_t files, dirs, symlinks, deleted, skipped, bytes;
+    uint64_t mounts; /* entries at or under a host mount point: left */
+} sbx_ws_stats;
+
+/* Stage plan->workspace (NULL workspace: *out = NULL, returns 0).  Needs
+ * root; SANDBOX_ERUNTIME naming the fix otherwise.  Falls back to copying
+ * the workspace into the tmpfs (owners mapped) when idmapped mounts are
+ * unavailable; SANDBOX_EINVAL when it does not fit in disk_limit. */
+SBX_HIDDEN int sbx_ws_prepare(const sbx_plan *p, const sbx_idmap *map,
+                              sbx_ws **out, sbx_err *e);
+SBX_HIDDEN int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
+                                    unsigned flags, sbx_ws **out, sbx_err *e);
+/* The directory to bind at /workspace (NULL for a NULL ws). */
+SBX_HIDDEN const char *sbx_ws_source(const sbx_ws *w);
+SBX_HIDDEN bool sbx_ws_copy_mode(const sbx_ws *w);
+/* Report disk_bytes/disk_limit_hit, commit the box's changes, unmount,
+ * remove the staging directory, free w (NULL: returns run_rc).  Returns
+ * run_rc when it is < 0 (e keeps the run's error; a commit failure is
+ * appended to res->message), else 0 or the commit's error in e. */
+SBX_HIDDEN int sbx_ws_finish(sbx_ws *w, sandbox_result *res, int run_rc,
+                             sbx_err *e);
+/* Apply an overlay upper directory to the directory root_fd: regular files
+ * and symlinks written under temporary names and renamed, owned uid:gid,
+ * permission bits only; whiteouts and opaque directories delete; fifos,
+ * sockets and devices skipped (counted).  Never follows a link, never
+ * crosses into a filesystem mounted inside the workspace (left, counted),
+ * leaves root_fd.  Bounds (entries, depth, path length) are checked before
+ * anything is written. */
+SBX_HIDDEN int sbx_ws_commit(int upper_fd, int root_fd, uid_t uid, gid_t gid,
+                             sbx_ws_stats *st, sbx_err *e);
+/* The same, refused whole (SANDBOX_EIO) when the data it would write to
+ * the host, counted once per name (allocated blocks), exceeds limit (0:
+ * no cap): hard links made in the box's tmpfs cost nothing there but a
+ * full copy each here. */
+SBX_HIDDEN int sbx_ws_commit_capped(int upper_fd, int root_fd, uid_t uid,
+                                    gid_t gid, uint64_t limit, sbx_ws_stats *st,
+                                    sbx_err *e);
+/* Remove staging directories whose run is gone (lock free): unmounted,
+ * their writes dropped.  Returns how many. */
+SBX_HIDDEN unsigned sbx_ws_sweep(void);
+SBX_HIDDEN unsigned sbx_ws_sweep_at(int base_fd);
+/* The map a container engine applies to plan's box, when known (0), else
+ * -1 (box ids are host ids): podman from the --uidmap/--gidmap in the run
+ * argv ("0:START:COUNT", one range), docker from dockremap's subordinate
+ * range when dockerd keeps /var/lib/docker/<uid>.<gid> (userns-remap). */
+SBX_HIDDEN int sbx_ws_engine_map(const sbx_plan *p, sbx_idmap *map);
 
 /* ---- util.c ----------------------------------------------------------- */
 SBX_HIDDEN double sbx_now(void); /* CLOCK_MONOTONIC seconds */

@@ -12,6 +12,12 @@ unsigned sbx_native_gc(void)
     return 0;
 }
 
+int sbx_native_cgroup_reap(const char *run_name)
+{
+    (void)run_name;
+    return 0;
+}
+
 int sbx_native_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 {
     (void)plan;

@@ -157,6 +157,8 @@ static bool env_ok(const char *s)
     return *p == '=';
 }
 
+static const char *component_problem(const char *p);
+
 /* Absolute path a container runtime's -v syntax can carry. */
 static const char *path_problem(const char *p)
 {
@@ -168,6 +170,27 @@ static const char *path_problem(const char *p)
     for (const char *q = p; *q; q++)
         if (iscntrl((unsigned char)*q))
             return "contains a control character";
+    return component_problem(p);
+}
+
+/* Components of an absolute path: no "..", no ".", no empty one ("//")
+ * but a trailing slash.  The runtime would normalise them, and a ".." box
+ * path names a place other than the one the caller read (the box may have
+ * made a component a symlink). */
+static const char *component_problem(const char *p)
+{
+    for (const char *c = p + 1; *c != '\0';) {
+        const char *end = strchr(c, '/');
+        size_t n = end ? (size_t)(end - c) : strlen(c);
+        if (n == 0)
+            return "contains an empty component ('//'); write each '/' once";
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return "contains a '.' or '..' component; write the path "
+                   "without them";
+        if (end == NULL)
+            break;
+        c = end + 1;
+    }
     return NULL;
 }
 
@@ -184,6 +207,10 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                         SBX_COMMAND_MAX);
     if (o->image != NULL && o->image[0] == '/') {
         struct stat st;
+        const char *why = component_problem(o->image);
+        if (why != NULL)
+            return sbx_fail(e, SANDBOX_EINVAL, "image directory '%s' %s",
+                            o->image, why);
         if (stat(o->image, &st) < 0 || !S_ISDIR(st.st_mode))
             return sbx_fail(e, SANDBOX_EINVAL,
                             "image '%s' is not a directory "

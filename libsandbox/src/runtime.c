@@ -15,7 +15,10 @@ static bool is_executable_file(const char *path)
            access(path, X_OK) == 0;
 }
 
-/* Search `name` along a colon-separated PATH; empty entries mean ".". */
+/* Search `name` along a colon-separated PATH, absolute entries only.  An
+ * empty entry means "." to execvp and a relative one is relative to the
+ * current directory: both are skipped, because the current directory may
+ * be a workspace the box wrote (a planted ./podman would run on the host). */
 static char *search_path(const char *name, const char *path_env)
 {
     char defpath[] = "/usr/local/bin:/usr/bin:/bin";
@@ -23,22 +26,14 @@ static char *search_path(const char *name, const char *path_env)
     while (p != NULL) {
         const char *colon = strchr(p, ':');
         size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
-        char *cand;
-        if (dlen == 0)
-            cand = sbx_asprintf("./%s", name);
-        else
-            cand = sbx_asprintf("%.*s/%s", (int)dlen, p, name);
-        if (cand == NULL)
-            return NULL;
-        if (is_executable_file(cand)) {
-            if (cand[0] != '/') {
-                char *abs = realpath(cand, NULL);
-                free(cand);
-                return abs;
-            }
-            return cand;
+        if (dlen > 0 && p[0] == '/') {
+            char *cand = sbx_asprintf("%.*s/%s", (int)dlen, p, name);
+            if (cand == NULL)
+                return NULL;
+            if (is_executable_file(cand))
+                return cand;
+            free(cand);
         }
-        free(cand);
         p = colon ? colon + 1 : NULL;
     }
     return NULL;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Starting the runtime client: posix_spawn (vfork-fast, safe in threaded
  * callers), pipes for stdout/stderr, stdin from /dev/null, no inherited
- * fds, default signals, its own process group. */
+ * fds, default signals, its own process group, and a working directory of
+ * the library's choosing: never the caller's (conmon writes its `oom` file
+ * into the directory it inherits from the podman client). */
 #include "internal.h"
 
 #include <errno.h>
@@ -29,6 +31,12 @@ static int pidfd_open_compat(pid_t pid)
 }
 
 int sbx_spawn(char *const argv[], bool capture, sbx_child *c, sbx_err *e)
+{
+    return sbx_spawn_in(argv, capture, "/", c, e);
+}
+
+int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
+                 sbx_child *c, sbx_err *e)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
@@ -66,6 +74,8 @@ int sbx_spawn(char *const argv[], bool capture, sbx_child *c, sbx_err *e)
     /* Fds other threads opened without O_CLOEXEC must not leak in. */
     if (rc == 0)
         rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addchdir_np(&fa, cwd ? cwd : "/");
     if (rc == 0)
         rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
                                                POSIX_SPAWN_SETSIGMASK |
@@ -113,6 +123,8 @@ int sbx_reap(sbx_child *c, int *status)
         r = waitpid(c->pid, status, 0);
     while (r < 0 && errno == EINTR);
     c->pid = -1;
+    /* ECHILD: someone else reaped it (a SIGCHLD handler calling
+     * waitpid(-1), SIGCHLD ignored): its status is lost, never "0". */
     return r < 0 ? SANDBOX_EIO : 0;
 }
 

@@ -106,7 +106,9 @@ assert set(links) == {"secret-link", "id_rsa", "hostetc"}, links
 assert links["hostetc"] == "/etc", links
 skipped = {s["path"]: s["why"] for s in meta["capture"]["skipped"]}
 assert "per-file cap" in skipped["big.bin"], skipped
-assert "special file" in skipped["pipe"], skipped
+# a boxed run's fifo never reaches the host (the workspace commit-back skips
+# special files); a host run's is skipped by the capture
+assert "pipe" not in skipped or "special file" in skipped["pipe"], skipped
 assert meta["status"] == "capture-too-large", meta["status"]
 assert "never followed" in meta["transcript_refused"], meta
 assert "never followed" in meta["usage_file_refused"], meta
@@ -211,7 +213,7 @@ tamper() { # NAME SED-SCRIPT WANT
     fi
     grep -q "$3" "$OUT/v-$1.txt" || { cat "$OUT/v-$1.txt"; fail "D: $1: no '$3'"; }
 }
-tamper changed '2s/"status":"completed"/"status":"completeD"/' 'line 2 (seq 2): changed'
+tamper changed '2s/"kind":"\([a-z]*\)"/"kind":"\1X"/' 'line 2 (seq 2): changed'
 tamper removed '2d' 'seq 2 is missing'
 tamper inserted '2p' 'an inserted'
 tamper reordered '2{h;d};3G' 'reordered'
@@ -220,7 +222,7 @@ echo "D: log verifies; changed, removed, inserted, reordered lines each named"
 CARD=$EV/scorecards/evil_boxed.json
 PUB=$OUT/keys/scorecard-key.pub.pem
 "$BENCH" verify "$CARD" --key "$PUB" > /dev/null || fail "D: the good scorecard is rejected"
-sed 's/"tests_always_passed":1/"tests_always_passed":9/' "$CARD" > "$OUT/card-bad.json"
+python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); i=len(d)//2; sys.stdout.buffer.write(d[:i]+bytes([d[i]^1])+d[i+1:])' "$CARD" > "$OUT/card-bad.json"
 cmp -s "$CARD" "$OUT/card-bad.json" && fail "D: the tampering edit did not apply"
 if "$BENCH" verify "$OUT/card-bad.json" --key "$PUB" > "$OUT/vc.txt"; then
     fail "D: a tampered scorecard verifies"

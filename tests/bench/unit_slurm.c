@@ -16,58 +16,28 @@ static char *tmpdir_new(void)
     return xstrdup(tmpl);
 }
 
-static const char REPORT[] =
-    "<testsuites><testsuite name=\"s\">"
-    "<testcase classname=\"m\" name=\"ok\" time=\"0.25\"/>"
-    "<testcase classname=\"m\" name=\"bad\"><failure message=\"assert "
-    "1 == 2 \xc3\xa9\"/></testcase>"
-    "<testcase name=\"skipped\"><skipped message=\"later\"/></testcase>"
-    "</testsuite></testsuites>";
-
 START_TEST(record_round_trip)
 {
     char *d = tmpdir_new();
-    run_outcome o;
-    memset(&o, 0, sizeof o);
     bench_err e;
-    ck_assert_int_eq(junit_parse_memory(REPORT, strlen(REPORT), &o.report, &e),
-                     0);
-    o.status = xstrdup("completed");
-    o.detail = xstrdup("flooded 2.0 MiB but completed");
-    o.flood = 1;
-    o.exit_code = 1;
-    o.wall_sec = 12.5;
-    o.image_id = xstrdup("sha256:abc");
-    o.backend = xstrdup("native");
+    json_error_t je;
+    json_t *run = json_loads(
+        "{\"repeat\": 2, \"status\": \"completed\", \"flood\": false, "
+        "\"exit_code\": 1, \"wall_sec\": 12.125, \"passed\": 1, "
+        "\"detail\": null, \"run_dir\": \"/x/model_r1/r2\", \"tests\": "
+        "{\"m::ok\": {\"name\": \"ok\", \"verdict\": \"passed\", "
+        "\"time_sec\": 0.25}, \"m::bad\": {\"name\": \"bad\", \"verdict\": "
+        "\"failed\", \"time_sec\": 0.1, \"message\": \"assert 1 == 2 "
+        "\u00e9\"}}, \"costs\": {\"runner\": {\"wall_sec\": 3.5}, "
+        "\"candidate\": null}}",
+        0, &je);
+    ck_assert_msg(run != NULL, "%s", je.text);
     char *p = path_join(d, "c1-r2.json");
-    ck_assert_int_eq(record_write(p, "model/r1", &o, "/x/model_r1/r2", &e), 0);
-
-    run_outcome b;
-    char *rd = NULL;
-    ck_assert_int_eq(record_read(p, "model/r1", &b, &rd, &e), 1);
-    ck_assert_str_eq(b.status, o.status);
-    ck_assert_str_eq(b.detail, o.detail);
-    ck_assert_int_eq(b.flood, 1);
-    ck_assert_int_eq(b.exit_code, 1);
-    ck_assert(b.wall_sec == 12.5);
-    ck_assert_str_eq(b.image_id, "sha256:abc");
-    ck_assert_str_eq(b.backend, "native");
-    ck_assert_str_eq(rd, "/x/model_r1/r2");
-    ck_assert_uint_eq(b.report.n_cases, o.report.n_cases);
-    ck_assert_uint_eq(b.report.passed, o.report.passed);
-    ck_assert_uint_eq(b.report.failed, o.report.failed);
-    ck_assert_uint_eq(b.report.skipped, o.report.skipped);
-    for (size_t i = 0; i < o.report.n_cases; i++) {
-        const junit_case *x = &o.report.cases[i], *y = &b.report.cases[i];
-        ck_assert_str_eq(x->id, y->id);
-        ck_assert_str_eq(x->name, y->name);
-        ck_assert_int_eq(x->verdict, y->verdict);
-        ck_assert(x->time_sec == y->time_sec);
-        if (x->message)
-            ck_assert_str_eq(x->message, y->message);
-        else
-            ck_assert_ptr_null(y->message);
-    }
+    ck_assert_int_eq(record_write(p, "model/r1", run, &e), 0);
+    json_t *back = NULL;
+    ck_assert_int_eq(record_read(p, "model/r1", &back, &e), 1);
+    ck_assert(json_equal(run, back)); /* lossless, floats included */
+    json_decref(back);
     /* nothing but the record: the temporary name is gone */
     char **files = NULL;
     size_t nf = 0;
@@ -75,15 +45,13 @@ START_TEST(record_round_trip)
     ck_assert_uint_eq(nf, 1);
     free_strv(files, nf);
     /* another candidate's record is refused, a missing one is "none" */
-    run_outcome c;
-    ck_assert_int_eq(record_read(p, "other", &c, NULL, &e), -1);
+    ck_assert_int_eq(record_read(p, "other", &back, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.msg, "fix:"));
     char *q = path_join(d, "none.json");
-    ck_assert_int_eq(record_read(q, "model/r1", &c, NULL, &e), 0);
+    ck_assert_int_eq(record_read(q, "model/r1", &back, &e), 0);
+    ck_assert_ptr_null(back);
     free(q);
-    run_outcome_clear(&o);
-    run_outcome_clear(&b);
-    free(rd);
+    json_decref(run);
     free(p);
     rm_rf(d);
     free(d);
@@ -100,6 +68,12 @@ static void plan_fill(eval_plan *p, size_t runs, int per_task)
     p->seed = -42;
     p->per_task = per_task;
     p->n_cands = 2;
+    p->tier = xcalloc(2, sizeof *p->tier);
+    p->tier[1] = 2;
+    p->cand_sha = xcalloc(2, sizeof *p->cand_sha);
+    p->cand_sha[0] = xstrdup("aa");
+    p->cand_sha[1] = xstrdup("bb");
+    p->approve_file = xstrdup("/shared/approve.txt");
     p->cands = xcalloc(2, sizeof *p->cands);
     p->cands[0].label = xstrdup("a");
     p->cands[0].dir = xstrdup("/c/a");
@@ -137,6 +111,10 @@ START_TEST(plan_round_trip)
     ck_assert_int_eq(q.per_task, 3);
     ck_assert_uint_eq(q.n_cands, 2);
     ck_assert_str_eq(q.cands[1].label, "b/r1");
+    ck_assert_int_eq(q.tier[0], 0);
+    ck_assert_int_eq(q.tier[1], 2);
+    ck_assert_str_eq(q.cand_sha[1], "bb");
+    ck_assert_str_eq(q.approve_file, "/shared/approve.txt");
     ck_assert_uint_eq(q.n_runs, 8);
     for (size_t i = 0; i < 8; i++) {
         ck_assert_uint_eq(q.run_cand[i], p.run_cand[i]);
@@ -183,11 +161,10 @@ START_TEST(no_sbatch_names_the_fix)
     evaluate_args a;
     memset(&a, 0, sizeof a);
     a.slurm = &so;
-    run_outcome out;
-    memset(&out, 0, sizeof out);
-    char *run_dir = NULL;
-    eval_job_ref ref = {0, 1, &out, &run_dir, 0};
-    eval_plan_view v = {&t, &c, 1, &a, d, "id", &ref, 1};
+    eval_job_ref ref = {0, 1, NULL, 0}; /* never reached: no sbatch */
+    int tier = 1;
+    char *sha = "00";
+    eval_plan_view v = {&t, &c, 1, &a, d, "id", &ref, 1, &tier, &sha};
     bench_err e;
     ck_assert_int_eq(slurm_execute(&v, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.msg, "no `sbatch` on PATH"));
@@ -197,8 +174,6 @@ START_TEST(no_sbatch_names_the_fix)
         setenv("PATH", old, 1);
         free(old);
     }
-    run_outcome_clear(&out);
-    free(run_dir);
     rm_rf(d);
     free(d);
 }

@@ -15,11 +15,10 @@
 #         $FAKE_PS_OUTPUT (the label listing used by sandbox_gc).
 #   other (rm, kill, ...): exit ${FAKE_OTHER_EXIT:-0}.
 if [ -n "$FAKE_LOG" ]; then
-    {
-        printf '%s\037' "$0"
-        for a in "$@"; do printf '%s\037' "$a"; done
-        printf '\n'
-    } >>"$FAKE_LOG"
+    # One write per invocation: concurrent calls (the library runs
+    # `docker info` alongside `docker run`) must not interleave.
+    line=$(printf '%s\037' "$0" "$@")
+    printf '%s\n' "$line" >>"$FAKE_LOG"
 fi
 
 case "$1" in

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <time.h>
+
+#define SBX_CG_SWEEP_EVERY_SEC 60
 
 static const char *const v1_names[SBX_CG_N] = {"memory", "pids", "cpu",
                                                "cpuacct"};
@@ -134,102 +137,124 @@ static int set(const char *dir, const char *file, const char *val, sbx_err *e)
     return 0;
 }
 
-int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan, sbx_err *e)
+/* v1: libsandbox/<name> in each controller's hierarchy (one directory per
+ * distinct hierarchy gets a cgroup.procs); v2: one directory. */
+static int layout_v1(sbx_cgroup *cg, char *v1[SBX_CG_N], const char *name,
+                     bool make, sbx_err *e)
+{
+    int rc = 0;
+    cg->version = 1;
+    if (v1[SBX_CG_CPUACCT] == NULL)
+        v1[SBX_CG_CPUACCT] = sbx_strdup(v1[SBX_CG_CPU]);
+    for (int c = 0; c < SBX_CG_N && rc == 0; c++) {
+        sbx_autofree char *parent = sbx_asprintf("%s/libsandbox", v1[c]);
+        bool shared = false;
+        for (int d = 0; d < c; d++)
+            shared |= strcmp(v1[d], v1[c]) == 0;
+        if (parent == NULL)
+            return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+        if (make && (rc = make_dir(parent, e)) < 0)
+            return rc;
+        cg->dir[c] = sbx_asprintf("%s/%s", parent, name);
+        if (cg->dir[c] == NULL)
+            return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+        if (!shared && (!make || (rc = make_dir(cg->dir[c], e)) == 0))
+            cg->procs[c] = sbx_asprintf("%s/cgroup.procs", cg->dir[c]);
+    }
+    return rc;
+}
+
+static int layout_v2(sbx_cgroup *cg, const char *v2, const char *name,
+                     bool make, sbx_err *e)
+{
+    int rc;
+    cg->version = 2;
+    sbx_autofree char *parent = sbx_asprintf("%s/libsandbox", v2);
+    sbx_autofree char *dir = parent ? sbx_asprintf("%s/%s", parent, name) : 0;
+    if (dir == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (make) {
+        if ((rc = make_dir(parent, e)) < 0)
+            return rc;
+        write_file(v2, "cgroup.subtree_control", "+memory +pids +cpu");
+        write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu");
+        if ((rc = make_dir(dir, e)) < 0)
+            return rc;
+    }
+    for (int c = 0; c < SBX_CG_N; c++)
+        cg->dir[c] = sbx_strdup(dir);
+    cg->procs[0] = sbx_asprintf("%s/cgroup.procs", dir);
+    return 0;
+}
+
+/* Fill cg's paths for run `name` (creating the directories when make). */
+static int layout(sbx_cgroup *cg, const char *name, bool make, sbx_err *e)
 {
     char *v1[SBX_CG_N] = {0}, *v2 = NULL;
-    char val[64];
-    int rc = 0;
-
+    int rc;
     memset(cg, 0, sizeof *cg);
+    cg->lock_fd = -1;
     find_mounts(v1, &v2);
-    bool have_v1 = v1[SBX_CG_MEMORY] && v1[SBX_CG_PIDS] && v1[SBX_CG_CPU];
-    if (have_v1) {
-        cg->version = 1;
-        if (v1[SBX_CG_CPUACCT] == NULL)
-            v1[SBX_CG_CPUACCT] = sbx_strdup(v1[SBX_CG_CPU]);
-        for (int c = 0; c < SBX_CG_N && rc == 0; c++) {
-            char *parent = sbx_asprintf("%s/libsandbox", v1[c]);
-            bool shared = false;
-            for (int d = 0; d < c; d++)
-                shared |= strcmp(v1[d], v1[c]) == 0;
-            if (parent == NULL)
-                rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-            else if ((rc = make_dir(parent, e)) == 0) {
-                cg->dir[c] = sbx_asprintf("%s/%s", parent, plan->name);
-                if (cg->dir[c] == NULL)
-                    rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-                else if (!shared && (rc = make_dir(cg->dir[c], e)) == 0)
-                    cg->procs[c] = sbx_asprintf("%s/cgroup.procs", cg->dir[c]);
-            }
-            free(parent);
-        }
-        if (rc == 0) {
-            snprintf(val, sizeof val, "%llu",
-                     (unsigned long long)plan->memory_bytes);
-            rc = set(cg->dir[SBX_CG_MEMORY], "memory.limit_in_bytes", val, e);
-            /* No swap: memory+swap capped at the same value, if accounted. */
-            if (rc == 0)
-                write_file(cg->dir[SBX_CG_MEMORY],
-                           "memory.memsw.limit_in_bytes", val);
-        }
-    } else if (v2 != NULL) {
-        cg->version = 2;
-        char *parent = sbx_asprintf("%s/libsandbox", v2);
-        if (parent == NULL)
-            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-        else if ((rc = make_dir(parent, e)) == 0) {
-            write_file(v2, "cgroup.subtree_control", "+memory +pids +cpu");
-            write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu");
-            char *dir = sbx_asprintf("%s/%s", parent, plan->name);
-            if (dir == NULL || (rc = make_dir(dir, e)) < 0) {
-                free(dir);
-                if (rc == 0)
-                    rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-            } else {
-                for (int c = 0; c < SBX_CG_N; c++)
-                    cg->dir[c] = sbx_strdup(dir);
-                cg->procs[0] = sbx_asprintf("%s/cgroup.procs", dir);
-                free(dir);
-            }
-        }
-        free(parent);
-        if (rc == 0) {
-            snprintf(val, sizeof val, "%llu",
-                     (unsigned long long)plan->memory_bytes);
-            rc = set(cg->dir[SBX_CG_MEMORY], "memory.max", val, e);
-            if (rc == 0)
-                write_file(cg->dir[SBX_CG_MEMORY], "memory.swap.max", "0");
-        }
-    } else {
+    if (v1[SBX_CG_MEMORY] && v1[SBX_CG_PIDS] && v1[SBX_CG_CPU])
+        rc = layout_v1(cg, v1, name, make, e);
+    else if (v2 != NULL)
+        rc = layout_v2(cg, v2, name, make, e);
+    else
         rc = sbx_fail(e, SANDBOX_EINVAL,
                       "the native runtime found no cgroup hierarchy with the "
                       "memory, pids and cpu controllers (see "
                       "/proc/self/mountinfo); it cannot enforce limits");
-    }
-    if (rc == 0) {
-        snprintf(val, sizeof val, "%ld", plan->pids);
-        rc = set(cg->dir[SBX_CG_PIDS], "pids.max", val, e);
-    }
-    if (rc == 0) {
-        long quota = (long)(plan->cpus_value * 100000.0 + 0.5);
-        if (quota < 1000)
-            quota = 1000;
-        if (cg->version == 1) {
-            rc = set(cg->dir[SBX_CG_CPU], "cpu.cfs_period_us", "100000", e);
-            snprintf(val, sizeof val, "%ld", quota);
-            if (rc == 0)
-                rc = set(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", val, e);
-        } else {
-            snprintf(val, sizeof val, "%ld 100000", quota);
-            rc = set(cg->dir[SBX_CG_CPU], "cpu.max", val, e);
-        }
-    }
     for (int c = 0; c < SBX_CG_N; c++)
         free(v1[c]);
     free(v2);
-    if (rc < 0)
-        sbx_cgroup_destroy(cg);
     return rc;
+}
+
+static int set_limits(const sbx_cgroup *cg, const sbx_plan *plan, sbx_err *e)
+{
+    char val[64];
+    int rc = 0;
+    const char *mem = cg->dir[SBX_CG_MEMORY], *cpu = cg->dir[SBX_CG_CPU];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)plan->memory_bytes);
+    /* No swap: memory+swap capped at the same value, if accounted. */
+    if (cg->version == 1 &&
+        (rc = set(mem, "memory.limit_in_bytes", val, e)) == 0)
+        write_file(mem, "memory.memsw.limit_in_bytes", val);
+    if (cg->version == 2 && (rc = set(mem, "memory.max", val, e)) == 0)
+        write_file(mem, "memory.swap.max", "0");
+    if (rc < 0)
+        return rc;
+    snprintf(val, sizeof val, "%ld", plan->pids);
+    if ((rc = set(cg->dir[SBX_CG_PIDS], "pids.max", val, e)) < 0)
+        return rc;
+    long quota = (long)(plan->cpus_value * 100000.0 + 0.5);
+    if (quota < 1000)
+        quota = 1000;
+    if (cg->version == 2) {
+        snprintf(val, sizeof val, "%ld 100000", quota);
+        return set(cpu, "cpu.max", val, e);
+    }
+    snprintf(val, sizeof val, "%ld", quota);
+    if ((rc = set(cpu, "cpu.cfs_period_us", "100000", e)) < 0)
+        return rc;
+    return set(cpu, "cpu.cfs_quota_us", val, e);
+}
+
+int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan, sbx_err *e)
+{
+    int rc = layout(cg, plan->name, true, e);
+    if (rc == 0)
+        rc = set_limits(cg, plan, e);
+    if (rc < 0) {
+        sbx_cgroup_destroy(cg);
+        return rc;
+    }
+    /* Held for the whole run: a sweep never touches a locked directory. */
+    cg->lock_fd =
+        open(cg->dir[SBX_CG_MEMORY], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg->lock_fd >= 0)
+        flock(cg->lock_fd, LOCK_EX);
+    return 0;
 }
 
 int sbx_cgroup_add(const sbx_cgroup *cg, pid_t pid, sbx_err *e)
@@ -303,67 +328,136 @@ void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st)
     }
 }
 
-void sbx_cgroup_destroy(sbx_cgroup *cg)
+/* Kill stragglers and rmdir every directory (dying processes leave a
+ * cgroup asynchronously: retry for up to a second).  Returns how many
+ * directories remain. */
+static int remove_dirs(const sbx_cgroup *cg)
 {
-    /* Dying processes leave the cgroup asynchronously: retry rmdir for up
-     * to a second, killing stragglers each time. */
+    int left = 0;
     for (int c = SBX_CG_N - 1; c >= 0; c--) {
         if (cg->dir[c] == NULL || (cg->procs[c] == NULL && cg->version == 1))
             continue;
-        for (int i = 0; i < 200; i++) {
-            if (rmdir(cg->dir[c]) == 0 || errno == ENOENT)
-                break;
-            if (errno != EBUSY)
-                break;
+        int i = 0;
+        while (rmdir(cg->dir[c]) < 0 && errno == EBUSY && i++ < 200) {
             sbx_cgroup_kill(cg);
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        left += access(cg->dir[c], F_OK) == 0;
         if (cg->version == 2)
             break; /* one directory */
     }
+    return left;
+}
+
+static void free_paths(sbx_cgroup *cg)
+{
     for (int c = 0; c < SBX_CG_N; c++) {
         free(cg->dir[c]);
         free(cg->procs[c]);
     }
+    sbx_closep(&cg->lock_fd);
     memset(cg, 0, sizeof *cg);
+    cg->lock_fd = -1;
+}
+
+void sbx_cgroup_destroy(sbx_cgroup *cg)
+{
+    remove_dirs(cg);
+    free_paths(cg);
+}
+
+int sbx_native_cgroup_reap(const char *run_name)
+{
+    sbx_cgroup cg;
+    if (run_name == NULL || strncmp(run_name, "sandbox-", 8) != 0 ||
+        strchr(run_name, '/') != NULL || strlen(run_name) > 63)
+        return -EINVAL;
+    if (layout(&cg, run_name, false, NULL) < 0) {
+        free_paths(&cg);
+        return -ENOENT;
+    }
+    sbx_cgroup_kill(&cg);
+    int left = remove_dirs(&cg);
+    free_paths(&cg);
+    return left ? -EBUSY : 0;
+}
+
+/* Does a live run hold this run name's lock? */
+static bool in_use(const char *lock_root, const char *name)
+{
+    char path[4096];
+    if (lock_root == NULL)
+        return false;
+    snprintf(path, sizeof path, "%s/libsandbox/%s", lock_root, name);
+    sbx_autoclose int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* rmdir the run directories under one hierarchy's libsandbox/ that are old
+ * enough and not locked by a live run; a populated one is refused by the
+ * kernel (EBUSY): a sweep never kills (a run of an older library holds no
+ * lock). */
+static unsigned sweep_root(const char *root, const char *lock_root,
+                           double min_age_sec)
+{
+    char parent[4096];
+    unsigned removed = 0;
+    time_t now = time(NULL);
+    snprintf(parent, sizeof parent, "%s/libsandbox", root);
+    DIR *d = opendir(parent);
+    struct dirent *de;
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char path[8192];
+        struct stat st;
+        if (strncmp(de->d_name, "sandbox-", 8) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", parent, de->d_name);
+        /* Young directories may belong to a run being set up. */
+        if (stat(path, &st) == 0 && difftime(now, st.st_ctime) >= min_age_sec &&
+            !in_use(lock_root, de->d_name) && rmdir(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 unsigned sbx_cgroup_sweep(double min_age_sec)
 {
-    char *v1[SBX_CG_N] = {0}, *v2 = NULL, *roots[SBX_CG_N + 1];
+    char *v1[SBX_CG_N] = {0}, *v2 = NULL;
     unsigned removed = 0;
-    time_t now = time(NULL);
-
     find_mounts(v1, &v2);
-    for (int c = 0; c < SBX_CG_N; c++)
-        roots[c] = v1[c];
-    roots[SBX_CG_N] = v2;
-    for (int c = 0; c <= SBX_CG_N; c++) {
-        if (roots[c] == NULL)
-            continue;
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s/libsandbox", roots[c]);
-        DIR *d = opendir(parent);
-        struct dirent *de;
-        if (d == NULL)
-            continue;
-        while ((de = readdir(d)) != NULL) {
-            char path[8192];
-            struct stat st;
-            if (strncmp(de->d_name, "sandbox-", 8) != 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", parent, de->d_name);
-            /* Young directories may belong to a run being set up; a
-             * populated one is refused by the kernel (EBUSY). */
-            if (stat(path, &st) == 0 &&
-                difftime(now, st.st_ctime) >= min_age_sec && rmdir(path) == 0)
-                removed++;
-        }
-        closedir(d);
-    }
+    const char *lock_root = v1[SBX_CG_MEMORY] ? v1[SBX_CG_MEMORY] : v2;
+    /* The lock directory's hierarchy last, so the others see it held. */
+    for (int c = SBX_CG_N - 1; c >= 0; c--)
+        if (v1[c] != NULL)
+            removed += sweep_root(v1[c], lock_root, min_age_sec);
+    if (v2 != NULL)
+        removed += sweep_root(v2, lock_root, min_age_sec);
     for (int c = 0; c < SBX_CG_N; c++)
         free(v1[c]);
     free(v2);
     return removed;
+}
+
+void sbx_cgroup_sweep_maybe(void)
+{
+    sbx_autofree char *cache = sbx_rootfs_cache_dir();
+    sbx_autofree char *stamp =
+        cache ? sbx_asprintf("%s/.cgroup-sweep", cache) : NULL;
+    struct stat st;
+    time_t now = time(NULL);
+    if (stamp == NULL || (stat(stamp, &st) == 0 && st.st_mtime <= now &&
+                          now - st.st_mtime < SBX_CG_SWEEP_EVERY_SEC))
+        return;
+    int fd = open(stamp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && sbx_mkdir_p(cache, 0700) == 0)
+        fd = open(stamp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    futimens(fd, NULL);
+    close(fd);
+    sbx_cgroup_sweep(10.0);
 }

@@ -27,7 +27,7 @@
 
 #define SBX_EXPORT_TIMEOUT_SEC 600.0
 
-static char *cache_dir(void)
+char *sbx_rootfs_cache_dir(void)
 {
     const char *env = getenv("SANDBOX_CACHE_DIR");
     if (env != NULL && env[0] == '/')
@@ -77,18 +77,37 @@ static void index_stamp(sbx_runtime_kind kind, char *buf, size_t size)
              st.st_mtim.tv_nsec, (long long)st.st_size);
 }
 
+int sbx_rootfs_ref_name(const char *image, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)image; *p; p++) {
+        if (j + 4 > size)
+            return -ENAMETOOLONG;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '.' || *p == '-') {
+            buf[j++] = (char)*p;
+        } else if (*p == '/' || *p == ':') {
+            buf[j++] = *p == '/' ? '+' : '_';
+        } else {
+            buf[j++] = '%';
+            buf[j++] = hex[*p >> 4];
+            buf[j++] = hex[*p & 15];
+        }
+    }
+    buf[j] = '\0';
+    return 0;
+}
+
+/* refs/<runtime>@<escaped name>; NULL when the name is too long. */
 static char *ref_path(const char *cache, const char *rt_path, const char *image)
 {
-    char name[600];
-    size_t j = 0;
+    char name[200];
     const char *base = strrchr(rt_path, '/');
-    for (const char *p = base ? base + 1 : rt_path; *p && j < 64; p++)
-        name[j++] = *p;
-    name[j++] = '@';
-    for (const char *p = image; *p && j < sizeof name - 1; p++)
-        name[j++] = (*p == '/' || *p == ':') ? '_' : *p;
-    name[j] = '\0';
-    return sbx_asprintf("%s/refs/%s", cache, name);
+    if (sbx_rootfs_ref_name(image, name, sizeof name) < 0)
+        return NULL;
+    return sbx_asprintf("%s/refs/%.32s@%s", cache, base ? base + 1 : rt_path,
+                        name);
 }
 
 static int run_tool(char *const argv[], char **out, sbx_err *e)
@@ -143,14 +162,8 @@ static int export_image(const char *rt, const char *image, const char *cache,
     /* Mount points the box needs, whatever the image has. */
     static const char *const points[] = {"proc", "sys", "dev", "tmp",
                                          "workspace"};
-    for (size_t i = 0; rc == 0 && i < 5; i++) {
-        char *p = sbx_asprintf("%s/%s", tmp, points[i]);
-        if (p == NULL)
-            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-        else if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "mkdir %s", p);
-        free(p);
-    }
+    for (size_t i = 0; rc == 0 && i < 5; i++)
+        rc = sbx_rootfs_mount_point(tmp, points[i], true, false, e);
     if (rc == 0 && rename(tmp, final) < 0) {
         if (errno != EEXIST && errno != ENOTEMPTY)
             rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "rename %s", tmp);
@@ -193,11 +206,87 @@ static int lock_shared(const char *cache, const char *id)
     return fd;
 }
 
+/* Fast path: the ref is current (the runtime's index unchanged since it
+ * was written) and its export is there.  0 with *dir and *lock_fd set. */
+static int from_ref(const char *cache, const char *ref, const char *stamp,
+                    char **dir, int *lock_fd)
+{
+    char line_id[160] = {0}, line_stamp[96] = {0};
+    struct stat st;
+    FILE *f = fopen(ref, "re");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%159s %95s", line_id, line_stamp) != 2)
+        line_id[0] = '\0';
+    fclose(f);
+    if (!line_id[0] || strcmp(stamp, "none") == 0 ||
+        strcmp(stamp, line_stamp) != 0 ||
+        strspn(line_id, "0123456789abcdef") != strlen(line_id))
+        return -1;
+    *lock_fd = lock_shared(cache, line_id);
+    *dir = sbx_asprintf("%s/%s", cache, line_id);
+    if (*lock_fd >= 0 && *dir != NULL && stat(*dir, &st) == 0)
+        return 0;
+    free(*dir);
+    *dir = NULL;
+    sbx_closep(lock_fd);
+    return -1;
+}
+
+/* Ask the runtime which ID the name means now (hex, no "sha256:"). */
+static int inspect_id(const char *rt, const char *image, char **id, sbx_err *e)
+{
+    char *inspect[] = {(char *)rt, "image",       "inspect", "--format",
+                       "{{.Id}}",  (char *)image, NULL};
+    sbx_autofree char *out = NULL;
+    if (sbx_run_quiet(inspect, 60, &out, 4096) != 0 || out == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image '%s' is not in %s's local storage: build or "
+                        "pull it first (the native runtime never pulls)",
+                        image, rt);
+    char *p = strncmp(out, "sha256:", 7) == 0 ? out + 7 : out;
+    p[strcspn(p, " \r\n")] = '\0';
+    if (*p == '\0' || strspn(p, "0123456789abcdef") != strlen(p))
+        return sbx_fail(e, SANDBOX_ERUNTIME,
+                        "'%s image inspect' printed an unexpected ID '%s'", rt,
+                        p);
+    *id = sbx_strdup(p);
+    return *id ? 0 : sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+}
+
+/* Slow path: the current ID's export, made if missing, and the ref
+ * rewritten. */
+static int from_runtime(const char *rt, const char *image, const char *cache,
+                        const char *ref, const char *stamp, char **dir,
+                        int *lock_fd, sbx_err *e)
+{
+    struct stat st;
+    sbx_autofree char *id = NULL;
+    int rc = inspect_id(rt, image, &id, e);
+    if (rc < 0)
+        return rc;
+    *dir = sbx_asprintf("%s/%s", cache, id);
+    if (*dir == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((*lock_fd = lock_shared(cache, id)) < 0)
+        rc = sbx_fail_errno(e, SANDBOX_EIO, errno, "locking %s/%s.lock", cache,
+                            id);
+    else if (stat(*dir, &st) < 0)
+        rc = export_image(rt, image, cache, id, *dir, e);
+    if (rc < 0) {
+        free(*dir);
+        *dir = NULL;
+        sbx_closep(lock_fd);
+        return rc;
+    }
+    write_ref(ref, id, stamp); /* best effort: only a cache */
+    return 0;
+}
+
 int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
 {
-    char stamp[96], line_id[160] = {0}, line_stamp[96] = {0};
+    char stamp[96];
     sbx_runtime_kind kind;
-    struct stat st;
     int rc;
 
     *dir = NULL;
@@ -209,7 +298,7 @@ int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
                                   image);
         return 0;
     }
-    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *cache = sbx_rootfs_cache_dir();
     sbx_autofree char *rt = NULL;
     if (cache == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
@@ -221,71 +310,21 @@ int sbx_rootfs_resolve(const char *image, char **dir, int *lock_fd, sbx_err *e)
                         image);
     sbx_autofree char *refs = sbx_asprintf("%s/refs", cache);
     sbx_autofree char *ref = ref_path(cache, rt, image);
-    if (refs == NULL || ref == NULL)
+    if (refs == NULL)
         return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if (ref == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "image name '%.64s...' is too long for the native "
+                        "runtime's rootfs cache (at most 190 bytes once "
+                        "escaped): use a shorter tag or the image ID",
+                        image);
     if ((rc = sbx_mkdir_p(refs, 0700)) < 0)
         return sbx_fail_errno(e, SANDBOX_EIO, -rc,
-                              "cannot create the rootfs "
-                              "cache %s",
-                              refs);
+                              "cannot create the rootfs cache %s", refs);
     index_stamp(kind, stamp, sizeof stamp);
-
-    /* Fast path: the ref is current and its rootfs is there. */
-    FILE *f = fopen(ref, "re");
-    if (f != NULL) {
-        if (fscanf(f, "%159s %95s", line_id, line_stamp) != 2)
-            line_id[0] = '\0';
-        fclose(f);
-    }
-    if (line_id[0] && strcmp(stamp, "none") != 0 &&
-        strcmp(stamp, line_stamp) == 0 &&
-        strspn(line_id, "0123456789abcdef") == strlen(line_id)) {
-        *lock_fd = lock_shared(cache, line_id);
-        *dir = sbx_asprintf("%s/%s", cache, line_id);
-        if (*lock_fd >= 0 && *dir != NULL && stat(*dir, &st) == 0)
-            return 0;
-        free(*dir);
-        *dir = NULL;
-        sbx_closep(lock_fd);
-    }
-
-    /* Slow path: ask the runtime which ID the name means now. */
-    char *inspect[] = {rt,        "image",       "inspect", "--format",
-                       "{{.Id}}", (char *)image, NULL};
-    sbx_autofree char *out = NULL;
-    if (sbx_run_quiet(inspect, 60, &out, 4096) != 0 || out == NULL)
-        return sbx_fail(e, SANDBOX_EINVAL,
-                        "image '%s' is not in %s's local storage: build or "
-                        "pull it first (the native runtime never pulls)",
-                        image, rt);
-    char *id = out;
-    if (strncmp(id, "sha256:", 7) == 0)
-        id += 7;
-    id[strcspn(id, " \r\n")] = '\0';
-    for (char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return sbx_fail(e, SANDBOX_ERUNTIME,
-                            "'%s image inspect' "
-                            "printed an unexpected ID '%s'",
-                            rt, id);
-    *dir = sbx_asprintf("%s/%s", cache, id);
-    if (*dir == NULL)
-        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-    if ((*lock_fd = lock_shared(cache, id)) < 0) {
-        free(*dir);
-        *dir = NULL;
-        return sbx_fail_errno(e, SANDBOX_EIO, errno, "locking %s/%s.lock",
-                              cache, id);
-    }
-    if (stat(*dir, &st) < 0 &&
-        (rc = export_image(rt, image, cache, id, *dir, e)) < 0) {
-        free(*dir);
-        *dir = NULL;
-        sbx_closep(lock_fd);
-        return rc;
-    }
-    write_ref(ref, id, stamp); /* best effort: only a cache */
-    return 0;
+    if (from_ref(cache, ref, stamp, dir, lock_fd) == 0)
+        return 0;
+    return from_runtime(rt, image, cache, ref, stamp, dir, lock_fd, e);
 }
 
 /* Is `id` the target of some ref file? */
@@ -315,7 +354,7 @@ static bool referenced(const char *refs, const char *id)
 
 unsigned sbx_rootfs_sweep(void)
 {
-    sbx_autofree char *cache = cache_dir();
+    sbx_autofree char *cache = sbx_rootfs_cache_dir();
     sbx_autofree char *refs = cache ? sbx_asprintf("%s/refs", cache) : NULL;
     unsigned removed = 0;
     DIR *d = cache ? opendir(cache) : NULL;
@@ -361,4 +400,74 @@ unsigned sbx_rootfs_sweep(void)
     }
     closedir(d);
     return removed;
+}
+
+/* Open component `name` of a mount point under dir (creating it first when
+ * asked), refusing symlinks.  A descriptor, or -errno. */
+static int open_component(int dir, const char *name, bool create, bool file)
+{
+    int fd;
+    if (file) {
+        int flags = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+        fd = create ? openat(dir, name, O_WRONLY | O_CREAT | flags, 0644)
+                    : openat(dir, name, O_PATH | flags);
+    } else {
+        if (create && mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) ||
+        (file && S_ISDIR(st.st_mode))) {
+        int err = S_ISLNK(st.st_mode) ? ELOOP : EISDIR;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int sbx_rootfs_mount_point(const char *root, const char *box_path, bool create,
+                           bool file, sbx_err *e)
+{
+    char buf[4096], *save = NULL;
+    if (snprintf(buf, sizeof buf, "%s", box_path) >= (int)sizeof buf)
+        return sbx_fail(e, SANDBOX_EINVAL, "box path %.64s... is too long",
+                        box_path);
+    sbx_autoclose int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "root filesystem %s",
+                              root);
+    char *comp = strtok_r(buf, "/", &save);
+    while (comp != NULL) {
+        char *next = strtok_r(NULL, "/", &save);
+        if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "box path %s has a '.' or '..' component: give "
+                            "a plain absolute path",
+                            box_path);
+        int fd = open_component(dir, comp, create, file && next == NULL);
+        if (fd == -ENOENT)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mount point %s does not exist in the root "
+                            "filesystem %s, and the native runtime keeps the "
+                            "root read-only: create it in the image (an "
+                            "empty %s)",
+                            box_path, root, file ? "file" : "directory");
+        if (fd == -ELOOP || fd == -ENOTDIR)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "mount point %s: '%s' is a symbolic link or not "
+                            "a directory in the root filesystem %s, and the "
+                            "native runtime follows no link inside an image: "
+                            "mount on a real directory",
+                            box_path, comp, root);
+        if (fd < 0)
+            return sbx_fail_errno(e, SANDBOX_EIO, -fd, "mount point %s in %s",
+                                  box_path, root);
+        close(dir);
+        dir = fd;
+        comp = next;
+    }
+    return 0;
 }

@@ -1,12 +1,18 @@
 # The command-line interface: python3 sandbox.py [OPTIONS] -- COMMAND ...
-import os
-import subprocess
-import sys
+# Every process runs in the candidate box (sbcall.run), never here.
+import sbcall
+PYTHON = "/usr/bin/python3"  # the same image runs both boxes
+
+
+class Done:
+    def __init__(self, p):
+        self.returncode = p.returncode
+        self.stdout, self.stderr = p.text()
 
 
 def cli(candidate_path, *args, timeout=30):
-    return subprocess.run([sys.executable, candidate_path] + list(args),
-                          capture_output=True, text=True, timeout=timeout)
+    return Done(sbcall.run([PYTHON, candidate_path] + list(args),
+                           timeout=timeout))
 
 
 def test_cli_prints_the_text_form(candidate_path, fake):
@@ -30,13 +36,12 @@ def test_cli_default_workspace_is_the_current_directory(candidate_path,
                                                         fake):
     cli(candidate_path, "--", "true")
     argv = fake.last_run_argv()
-    assert "%s:/workspace:rw" % os.getcwd() in argv, \
+    assert "%s:/workspace:rw" % fake.cwd in argv, \
         "the CLI's default workspace is the current directory: %r" % argv
 
 
-def test_cli_workspace_option(candidate_path, fake, tmp_path):
-    ws = tmp_path / "other"
-    ws.mkdir()
+def test_cli_workspace_option(candidate_path, fake):
+    ws = fake.mkdir("other")
     cli(candidate_path, "--workspace", str(ws), "--", "true")
     assert "%s:/workspace:rw" % ws in fake.last_run_argv()
 

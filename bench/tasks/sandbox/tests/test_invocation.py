@@ -1,6 +1,6 @@
 # How sandbox_run() drives the runtime: flags, name, runtime choice,
 # workspace mounts, and no host shell.
-import os
+import posixpath
 
 import pytest
 
@@ -69,16 +69,15 @@ def test_podman_is_preferred_when_both_exist(sb, fake):
     assert fake.runs()[-1]["runtime"] == "podman"
 
 
-def test_docker_fallback_when_podman_is_missing(sb, fake, monkeypatch):
-    monkeypatch.setenv("PATH", fake.docker_only)
+def test_docker_fallback_when_podman_is_missing(sb, fake):
+    fake.set_path(fake.docker_only)
     out = sb.sandbox_run("echo hi")
     assert fake.runs()[-1]["runtime"] == "docker"
     assert out.startswith("exit=0\n")
 
 
-def test_error_names_both_runtimes_when_neither_exists(sb, fake,
-                                                       monkeypatch):
-    monkeypatch.setenv("PATH", fake.none)
+def test_error_names_both_runtimes_when_neither_exists(sb, fake):
+    fake.set_path(fake.none)
     with pytest.raises(Exception) as info:
         sb.sandbox_run("true")
     msg = str(info.value).lower()
@@ -95,9 +94,8 @@ def test_workspace_none_mounts_nothing(sb, fake):
             "workspace=None must mount nothing, found %s in %r" % (bad, argv)
 
 
-def test_workspace_is_mounted_rw_at_workspace(sb, fake, tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
+def test_workspace_is_mounted_rw_at_workspace(sb, fake):
+    ws = fake.mkdir("ws")
     out = sb.sandbox_run("echo made > made.txt", workspace=str(ws))
     argv = fake.last_run_argv()
     assert "%s:/workspace:rw" % ws in argv
@@ -106,17 +104,17 @@ def test_workspace_is_mounted_rw_at_workspace(sb, fake, tmp_path):
     assert "/workspace" in argv and argv[argv.index("/workspace") - 1] in \
         ("-w", "--workdir")
     assert out.startswith("exit=0\n")
-    assert (ws / "made.txt").read_text() == "made\n"
+    assert fake.read(posixpath.join(ws, "made.txt")) == "made\n"
 
 
 def test_relative_workspace_is_made_absolute(sb, fake):
-    os.mkdir("rel")
+    rel = fake.mkdir("cwd/rel")
     sb.sandbox_run("echo x > x.txt", workspace="rel")
     argv = fake.last_run_argv()
-    assert "%s:/workspace:rw" % os.path.abspath("rel") in argv, \
+    assert "%s:/workspace:rw" % rel in argv, \
         "a relative workspace must be made absolute (podman reads a " \
         "relative source as a named volume): %r" % argv
-    assert os.path.exists(os.path.join("rel", "x.txt"))
+    assert fake.exists(posixpath.join(rel, "x.txt"))
 
 
 PAYLOADS = [
