@@ -33,6 +33,7 @@ cat >"$W/toy/task.json" <<'JSON'
  "report": "out/junit.xml",
  "limits": {"timeout_sec": 30, "memory": "256m", "pids": 64}}
 JSON
+echo 't::ok' >"$W/toy/tests/MANIFEST"
 mkdir -p "$W/tfx/ok"
 cat >"$W/tfx/ok/run.sh" <<'SH'
 mkdir -p out
