@@ -3,6 +3,7 @@
  * sandbox: the command-line face of libsandbox.
  *
  *   sandbox [OPTION ...] -- COMMAND [ARG ...]
+ *   sandbox [OPTION ...] --argv -- PROGRAM [ARG ...]
  *   sandbox gc [--all] [--runtime R]
  *
  * Thin by design: parse options into a sandbox_opts, call sandbox_run(),
@@ -37,17 +38,28 @@
 
 static const char usage_text[] =
     "Usage: sandbox [OPTION ...] -- COMMAND [ARG ...]\n"
+    "       sandbox [OPTION ...] --argv -- PROGRAM [ARG ...]\n"
     "       sandbox gc [--all] [--runtime NAME|PATH]\n"
     "\n"
     "Run COMMAND (the words after --, joined by single spaces, run as\n"
-    "`sh -c`) in a throw-away container and print:\n"
+    "`sh -c`; with --argv, PROGRAM exec'd with each ARG as one argument,\n"
+    "no shell) in a throw-away container and print:\n"
     "  exit=<n>\\n--- stdout ---\\n<stdout>--- stderr ---\\n<stderr>\n"
     "\n"
     "Options:\n"
     "  --image IMAGE          container image (default " SANDBOX_DEFAULT_IMAGE
     ")\n"
     "  --timeout SEC          wall-clock limit in seconds (default 60)\n"
-    "  --network none|bridge  network mode (default none: loopback only)\n"
+    "  --network none|bridge|allowlist\n"
+    "                         network mode (default none: loopback only;\n"
+    "                         allowlist: only --allow destinations, through\n"
+    "                         a proxy; every attempt recorded)\n"
+    "  --allow HOST:PORT      allowed destination (repeatable; implies\n"
+    "                         --network allowlist): host:port, *.domain:port,\n"
+    "                         A.B.C.D[/len]:port, [v6[/len]]:port\n"
+    "  --allow-file FILE      one destination per line (# comments)\n"
+    "  --max-connections N    allowed connections per run (default: no cap)\n"
+    "  --max-net-bytes N      bytes both ways per run (default: no cap)\n"
     "  --memory SIZE          memory limit, e.g. 512m, 2g "
     "(default " SANDBOX_DEFAULT_MEMORY ")\n"
     "  --pids N               process limit (default 512)\n"
@@ -62,6 +74,11 @@ static const char usage_text[] =
     "                         else podman, else docker)\n"
     "  --output-limit BYTES   bytes kept per stream and text cap (default "
     "50000)\n"
+    "  --stdin FILE|-         feed FILE (- : this stdin) to the command's "
+    "stdin\n"
+    "                         (default: /dev/null)\n"
+    "  --argv                 run the words after -- as a program and its\n"
+    "                         arguments, one word each, without a shell\n"
     "  --json                 print the whole result as JSON\n"
     "  -V, --version          print the CLI and library versions\n"
     "  -h, --help             print this help\n"
@@ -183,7 +200,12 @@ static json_t *jstream(const sandbox_stream *st)
 
 static int print_json(const sandbox_opts *o, const sandbox_result *r)
 {
-    json_t *env = json_array(), *mounts = json_array();
+    json_t *env = json_array(), *mounts = json_array(), *words = json_null();
+    if (o->argv != NULL) {
+        words = json_array();
+        for (size_t i = 0; i < o->argc; i++)
+            json_array_append_new(words, json_string(o->argv[i]));
+    }
     for (size_t i = 0; i < o->n_env; i++)
         json_array_append_new(env, json_string(o->env[i]));
     for (size_t i = 0; i < o->n_mounts; i++)
@@ -192,14 +214,25 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
                                                 o->mounts[i].box, "writable",
                                                 o->mounts[i].writable));
     json_t *opts = json_pack(
-        "{s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+        "{s:o, s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
         " s:I, s:o, s:o}",
-        "command", jstr(o->command), "image", jstr(o->image), "workspace",
-        jstr(o->workspace), "timeout_sec", o->timeout_sec, "network",
-        o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none", "memory",
-        jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
+        "command", jstr(o->command), "argv", words, "image", jstr(o->image),
+        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
+        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
+        "memory", jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
         "runtime", jstr(o->runtime), "output_limit",
         (json_int_t)o->output_limit, "env", env, "mounts", mounts);
+    if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
+        json_t *allow = json_array();
+        for (size_t i = 0; i < o->n_allow; i++)
+            json_array_append_new(allow, json_string(o->allow[i]));
+        json_object_set_new(opts, "network", json_string("allowlist"));
+        json_object_set_new(opts, "allow", allow);
+        json_object_set_new(opts, "max_connections",
+                            json_integer((json_int_t)o->max_connections));
+        json_object_set_new(opts, "max_net_bytes",
+                            json_integer((json_int_t)o->max_net_bytes));
+    }
     json_t *root = json_pack(
         "{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
         " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
@@ -221,6 +254,20 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         json_object_set_new(root, "cpu_sec",
                             r->cpu_sec >= 0 ? json_real(r->cpu_sec)
                                             : json_null());
+        /* The connection record of network allowlist: one object per
+         * attempt, parsed back from the library's JSON lines. */
+        json_t *net = json_array();
+        for (const char *l = r->net_log; l && *l;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            json_t *v = json_loadb(l, len, 0, NULL);
+            if (v != NULL)
+                json_array_append_new(net, v);
+            l += len + (nl != NULL);
+        }
+        json_object_set_new(root, "net_attempts",
+                            json_integer((json_int_t)r->net_attempts));
+        json_object_set_new(root, "net_log", net);
     }
     int rc = -1;
     if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
@@ -287,6 +334,12 @@ enum {
     OPT_OUTPUT_LIMIT,
     OPT_ENV,
     OPT_MOUNT,
+    OPT_STDIN,
+    OPT_ARGV,
+    OPT_ALLOW,
+    OPT_ALLOW_FILE,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_NET_BYTES,
     OPT_VERSION,
     OPT_HELP
 };
@@ -305,6 +358,12 @@ static const struct option run_longopts[] = {
     {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
     {"env", required_argument, NULL, OPT_ENV},
     {"mount", required_argument, NULL, OPT_MOUNT},
+    {"stdin", required_argument, NULL, OPT_STDIN},
+    {"argv", no_argument, NULL, OPT_ARGV},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"allow-file", required_argument, NULL, OPT_ALLOW_FILE},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-net-bytes", required_argument, NULL, OPT_MAX_NET_BYTES},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -320,7 +379,70 @@ struct cli {
     char **mount_bufs; /* one realpath'd host and one copy per mount */
     size_t n_bufs;
     int json;
+    int argv_mode;     /* --argv: the words are the argv, not joined */
+    int stdin_file;    /* --stdin FILE: the fd opened, else -1 */
+    char **allow;      /* --allow / --allow-file entries, owned */
+    char **allow_from; /* where each came from, for error messages */
+    size_t n_allow, cap_allow;
+    int network_set;
 };
+
+static int push_allow(struct cli *c, const char *entry, const char *from)
+{
+    if (c->n_allow == c->cap_allow) {
+        size_t cap = c->cap_allow ? 2 * c->cap_allow : 16;
+        char **a = realloc(c->allow, cap * sizeof *a);
+        if (!a)
+            return fail("out of memory"), -1;
+        c->allow = a;
+        char **f = realloc(c->allow_from, cap * sizeof *f);
+        if (!f)
+            return fail("out of memory"), -1;
+        c->allow_from = f;
+        c->cap_allow = cap;
+    }
+    c->allow[c->n_allow] = strdup(entry);
+    c->allow_from[c->n_allow] = from ? strdup(from) : NULL;
+    if (!c->allow[c->n_allow] || (from && !c->allow_from[c->n_allow])) {
+        free(c->allow[c->n_allow]);
+        free(c->allow_from[c->n_allow]);
+        return fail("out of memory"), -1;
+    }
+    c->n_allow++;
+    return 0;
+}
+
+/* One destination per line; blank lines and # comments skipped. */
+static int read_allow_file(struct cli *c, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return fail("--allow-file %s: %s", path, strerror(errno)), -1;
+    char line[1024], from[1200];
+    int rc = 0;
+    for (unsigned no = 1; fgets(line, sizeof line, f); no++) {
+        char *p = line, *end;
+        char *hash = strchr(p, '#');
+        if (hash)
+            *hash = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strlen(p);
+        while (end > p && strchr(" \t\r\n", end[-1]))
+            *--end = '\0';
+        if (!*p)
+            continue;
+        snprintf(from, sizeof from, "%s line %u", path, no);
+        if ((rc = push_allow(c, p, from)) < 0)
+            break;
+    }
+    if (ferror(f)) {
+        fail("--allow-file %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
 
 /* HOST:BOX[:ro|rw]; HOST is made absolute (it must exist). */
 static int add_mount(struct cli *c, const char *spec)
@@ -426,19 +548,55 @@ static int parse_args(struct cli *c, int argc, char **argv)
             o->output_limit = (size_t)n;
             break;
         case OPT_NETWORK:
+            c->network_set = 1;
             if (!strcmp(optarg, "none"))
                 o->network = SANDBOX_NETWORK_NONE;
             else if (!strcmp(optarg, "bridge"))
                 o->network = SANDBOX_NETWORK_BRIDGE;
+            else if (!strcmp(optarg, "allowlist"))
+                o->network = SANDBOX_NETWORK_ALLOWLIST;
             else
                 return usage_error("invalid value '%s' for --network: expected "
-                                   "none or bridge",
+                                   "none, bridge or allowlist",
                                    optarg),
                        EXIT_SANDBOX;
+            break;
+        case OPT_ALLOW:
+            if (push_allow(c, optarg, NULL) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_ALLOW_FILE:
+            if (read_allow_file(c, optarg) < 0)
+                return EXIT_SANDBOX;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (parse_ulong("--max-connections", optarg, SIZE_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->max_connections = (size_t)n;
+            break;
+        case OPT_MAX_NET_BYTES:
+            if (parse_ulong("--max-net-bytes", optarg, UINT64_MAX, &n) < 0)
+                return EXIT_SANDBOX;
+            o->max_net_bytes = (uint64_t)n;
             break;
         case OPT_MOUNT:
             if (add_mount(c, optarg) < 0)
                 return EXIT_SANDBOX;
+            break;
+        case OPT_ARGV: c->argv_mode = 1; break;
+        case OPT_STDIN:
+            if (c->stdin_file >= 0)
+                close(c->stdin_file);
+            c->stdin_file = -1;
+            if (!strcmp(optarg, "-")) {
+                o->stdin_fd = STDIN_FILENO;
+            } else if ((c->stdin_file = open(optarg, O_RDONLY | O_CLOEXEC)) <
+                       0) {
+                return fail("--stdin %s: %s", optarg, strerror(errno)),
+                       EXIT_SANDBOX;
+            } else {
+                o->stdin_fd = c->stdin_file;
+            }
             break;
         case 'V':
         case OPT_VERSION:
@@ -462,10 +620,20 @@ static int parse_args(struct cli *c, int argc, char **argv)
         usage_error("no command given: put the command after --");
         return EXIT_SANDBOX;
     }
-    if (!(c->command = join_words(argv + dd + 1, argc - dd - 1)))
-        return fail("out of memory"), EXIT_SANDBOX;
-    o->command = c->command;
+    if (c->argv_mode) {
+        o->argv = (const char *const *)(argv + dd + 1);
+        o->argc = (size_t)(argc - dd - 1);
+    } else {
+        if (!(c->command = join_words(argv + dd + 1, argc - dd - 1)))
+            return fail("out of memory"), EXIT_SANDBOX;
+        o->command = c->command;
+    }
     o->env = c->env;
+    o->allow = (const char *const *)c->allow;
+    o->n_allow = c->n_allow;
+    /* --allow without --network means the allow-list. */
+    if (c->n_allow > 0 && !c->network_set)
+        o->network = SANDBOX_NETWORK_ALLOWLIST;
     o->mounts = c->mounts;
     if (!no_ws) {
         c->workspace = ws ? realpath(ws, NULL) : getcwd(NULL, 0);
@@ -484,6 +652,15 @@ static int run(struct cli *c)
     char *msg = NULL;
     int rc = sandbox_opts_validate(o, &msg);
     if (rc < 0) {
+        /* "allow[N] ..." names the entry; say where it came from. */
+        size_t idx;
+        int used = 0;
+        if (msg && sscanf(msg, "allow[%zu]%n", &idx, &used) == 1 && used &&
+            idx < c->n_allow && c->allow_from[idx]) {
+            usage_error("%s (%s)", msg, c->allow_from[idx]);
+            sandbox_free(msg);
+            return EXIT_SANDBOX;
+        }
         usage_error("%s", msg ? msg : sandbox_strerror(rc));
         sandbox_free(msg);
         return EXIT_SANDBOX;
@@ -533,6 +710,7 @@ int main(int argc, char **argv)
 
     struct cli c;
     memset(&c, 0, sizeof c);
+    c.stdin_file = -1;
     if (sandbox_opts_init(&c.opts, sizeof c.opts) < 0 ||
         sandbox_result_init(&c.res, sizeof c.res) < 0) {
         fail("libsandbox rejected the struct sizes (ABI mismatch)");
@@ -558,8 +736,16 @@ int main(int argc, char **argv)
     free(c.mount_bufs);
     free(c.mounts);
     free(c.env);
+    for (size_t i = 0; i < c.n_allow; i++) {
+        free(c.allow[i]);
+        free(c.allow_from[i]);
+    }
+    free(c.allow);
+    free(c.allow_from);
     free(c.workspace);
     free(c.command);
+    if (c.stdin_file >= 0)
+        close(c.stdin_file);
     if (cancel_pipe[0] >= 0) {
         close(cancel_pipe[0]);
         close(cancel_pipe[1]);

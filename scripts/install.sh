@@ -69,6 +69,7 @@ PACKAGES=(
     check libjansson-dev libsubunit-dev libseccomp-dev libxml2-dev libssl-dev
     # analysis / test tooling
     valgrind cppcheck clang-format clang-tidy libclang-rt-14-dev python3-pytest
+    python3-pip python3-setuptools python3-wheel
     shellcheck
     # Debian packages of the project (scripts/deb.sh)
     debhelper lintian

@@ -9,7 +9,8 @@
 #   6. install + consumers           pkg-config and find_package(libsandbox)
 #   7. Debian packages               dpkg-buildpackage, lintian, install, smoke
 #                                    test, C consumer, purge (scripts/deb.sh)
-#   8. Python drop-in (pytest)       if examples/python exists
+#   8. Python drop-in (pytest)       if examples/python exists; the
+#      libsandbox package (python/)  pip-installed offline into a temp dir
 #   9. Slurm executor                scripts/slurm-up.sh, ctest -L slurm
 #                                    (tests/bench/e2e_slurm.sh), slurm-down.sh,
 #                                    no daemon left
@@ -93,6 +94,16 @@ if [[ -f examples/python/test_sandbox_py.py ]]; then
     LIBSANDBOX_PATH="$ROOT/build/libsandbox/libsandbox.so.0" \
         SANDBOX_CLI="$ROOT/build/cli/sandbox" \
         /usr/bin/python3 -m pytest -q examples/python
+fi
+
+if [[ -f python/pyproject.toml ]]; then
+    step "Python package libsandbox (pip install --no-build-isolation into a temporary dir, pytest)"
+    pytarget=$(mktemp -d /tmp/libsandbox-py.XXXXXX)
+    /usr/bin/python3 -m pip install -q --no-build-isolation --no-index \
+        --no-deps --target "$pytarget" ./python
+    PYTHONPATH="$pytarget" LIBSANDBOX_PATH="$ROOT/build/libsandbox/libsandbox.so.0" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+    rm -rf "$pytarget" python/build python/src/*.egg-info
 fi
 
 step "Slurm executor: single-node cluster (scripts/slurm-up.sh), ctest -L slurm, teardown"

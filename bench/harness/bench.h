@@ -148,6 +148,8 @@ typedef struct bench_config {
     int sandbox_network; /* sandbox_network */
     char *sandbox_memory;
     long sandbox_pids;
+    char **net_allow; /* "network": {"allow": [...]}: allowlist entries */
+    size_t n_net_allow;
     json_t *raw; /* the parsed file (judge.c reads judge_command) */
 } bench_config;
 

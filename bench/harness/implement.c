@@ -737,6 +737,8 @@ static int run_sandboxed(char **argv, size_t argc, const bench_config *c,
     o.image = c->sandbox_image;
     o.workspace = wt;
     o.network = c->sandbox_network;
+    o.allow = (const char *const *)c->net_allow;
+    o.n_allow = c->n_net_allow;
     o.timeout_sec = c->timeout_sec;
     o.memory = c->sandbox_memory;
     o.pids = c->sandbox_pids;

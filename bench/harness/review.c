@@ -406,7 +406,9 @@ static void section_detail(sbuf *b, json_t *doc)
             size_t fi;
             json_t *fv;
             json_array_foreach(flags, fi, fv)
+            {
                 sb_add(b, "%s %s", fi ? "," : "", json_string_value(fv));
+            }
         }
         sb_add(b, ":\n\n| test | verdict per run | pass rate |\n| --- | "
                   "--- | ---: |\n");

@@ -542,10 +542,11 @@ int task_load_opt(const char *dir, int need_manifest, bench_task *t,
 
 /* ---- config.json ------------------------------------------------------- */
 
-static const char *const CONFIG_FIELDS[] = {
-    "implementers", "expert_judges", "command",
-    "timeout_sec",  "usage_file",    "transcript",
-    "sandbox",      "judge_command", NULL};
+static const char *const CONFIG_FIELDS[] = {"implementers", "expert_judges",
+                                            "command",      "timeout_sec",
+                                            "usage_file",   "transcript",
+                                            "sandbox",      "judge_command",
+                                            "network",      NULL};
 static const char *const SANDBOX_FIELDS[] = {"enabled", "image", "network",
                                              "memory",  "pids",  NULL};
 
@@ -641,6 +642,52 @@ static void free_models(bench_model *m, size_t n)
         free(m[i].risk);
     }
     free(m);
+}
+
+/* "network": {"allow": ["api.example.com:443", ...]}: the model boxes
+ * (implementers, judges) get network allowlist with these destinations
+ * (docs/network.md); entries are checked here, before anything runs. */
+static int config_parse_network(json_t *root, const char *file, bench_config *c,
+                                bench_err *e)
+{
+    const char *fix = "write \"network\": {\"allow\": "
+                      "[\"api.example.com:443\"]}";
+    json_t *net = json_object_get(root, "network");
+    if (!net)
+        return 0;
+    json_t *allow = json_is_object(net) ? json_object_get(net, "allow") : NULL;
+    if (!allow || !json_is_array(allow) || json_object_size(net) != 1) {
+        bench_seterr(e,
+                     "%s: field \"network\" must be an object with one "
+                     "array \"allow\"; fix: %s",
+                     file, fix);
+        return -1;
+    }
+    size_t n = json_array_size(allow);
+    c->net_allow = xcalloc(n + 1, sizeof *c->net_allow);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(allow, i);
+        if (!json_is_string(v)) {
+            bench_seterr(e, "%s: network.allow[%zu] must be a string; fix: %s",
+                         file, i, fix);
+            return -1;
+        }
+        c->net_allow[c->n_net_allow++] = xstrdup(json_string_value(v));
+    }
+    sandbox_opts o;
+    char *msg = NULL;
+    sandbox_opts_init(&o, sizeof o);
+    o.command = "true";
+    o.network = SANDBOX_NETWORK_ALLOWLIST;
+    o.allow = (const char *const *)c->net_allow;
+    o.n_allow = c->n_net_allow;
+    if (sandbox_opts_validate(&o, &msg) < 0) {
+        bench_seterr(e, "%s: \"network\": %s", file, msg ? msg : "invalid");
+        sandbox_free(msg);
+        return -1;
+    }
+    c->sandbox_network = SANDBOX_NETWORK_ALLOWLIST;
+    return 0;
 }
 
 int config_parse(json_t *root, const char *file, bench_config *c, bench_err *e)
@@ -797,7 +844,7 @@ int config_parse(json_t *root, const char *file, bench_config *c, bench_err *e)
         if (p)
             c->sandbox_pids = (long)p;
     }
-    return 0;
+    return config_parse_network(root, file, c, e);
 }
 
 int config_load(const char *path, bench_config *c, bench_err *e)
@@ -841,6 +888,7 @@ void config_free(bench_config *c)
     free(c->transcript);
     free(c->sandbox_image);
     free(c->sandbox_memory);
+    free_strv(c->net_allow, c->n_net_allow);
     json_decref(c->raw);
     memset(c, 0, sizeof *c);
 }

@@ -97,6 +97,18 @@ class sandbox_opts(ctypes.Structure):
         ("env", ctypes.POINTER(ctypes.c_char_p)),
         ("n_env", ctypes.c_size_t),
         ("cancel_fd", ctypes.c_int),
+        # 0.2.0
+        ("disk_limit", ctypes.c_char_p),
+        # exec options (issue 10); the drop-in leaves them at their defaults
+        ("argv", ctypes.POINTER(ctypes.c_char_p)),
+        ("argc", ctypes.c_size_t),
+        ("stdin_data", ctypes.c_void_p),
+        ("stdin_len", ctypes.c_size_t),
+        ("stdin_fd", ctypes.c_int),
+        ("stdout_fd", ctypes.c_int),
+        ("stderr_fd", ctypes.c_int),
+        ("on_output", ctypes.c_void_p),  # a function pointer
+        ("on_output_ctx", ctypes.c_void_p),
     ]
 
 
@@ -125,6 +137,12 @@ class sandbox_result(ctypes.Structure):
         ("message", ctypes.c_void_p),
         ("peak_memory_bytes", ctypes.c_uint64),
         ("cpu_sec", ctypes.c_double),
+        # 0.2.0
+        ("image_id", ctypes.c_void_p),
+        ("backend", ctypes.c_void_p),
+        ("host_root", ctypes.c_int),
+        ("disk_limit_hit", ctypes.c_int),
+        ("disk_bytes", ctypes.c_uint64),
     ]
 
 
@@ -156,6 +174,26 @@ class RunError(SandboxError, RuntimeError):
 
 class LibraryError(SandboxError, OSError):
     """libsandbox is missing, too old, or of an unsupported major version."""
+
+
+# Built on the libsandbox package (python/) when it is installed: its C
+# struct mirrors and its exception classes are the ones used, so values and
+# exceptions pass between the two unchanged.  Without it, the definitions
+# above (the same layout) keep this file self-contained.
+try:
+    from libsandbox import _capi as _pkg
+except ImportError:
+    _pkg = None
+if _pkg is not None:
+    sandbox_mount = _pkg.sandbox_mount  # noqa: F811
+    sandbox_opts = _pkg.sandbox_opts  # noqa: F811
+    sandbox_stream = _pkg.sandbox_stream  # noqa: F811
+    sandbox_result = _pkg.sandbox_result  # noqa: F811
+    SandboxError = _pkg.SandboxError  # noqa: F811
+    InvalidOptionsError = _pkg.InvalidOptionsError  # noqa: F811
+    NoRuntimeError = _pkg.NoRuntimeError  # noqa: F811
+    RunError = _pkg.RunError  # noqa: F811
+    LibraryError = _pkg.LibraryError  # noqa: F811
 
 
 # --- Loading the library ----------------------------------------------------

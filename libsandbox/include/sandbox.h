@@ -78,6 +78,11 @@ typedef enum sandbox_error {
 typedef enum sandbox_network {
     SANDBOX_NETWORK_NONE = 0,   /* only a loopback interface (default) */
     SANDBOX_NETWORK_BRIDGE = 1, /* the runtime's default bridge        */
+    /* Only loopback in the box, plus a host-side proxy reached
+     * through a Unix socket that connects to opts.allow's destinations
+     * only (docs/network.md).  HTTP_PROXY/HTTPS_PROXY/ALL_PROXY point at
+     * it inside the box; every attempt is recorded in res.net_log. */
+    SANDBOX_NETWORK_ALLOWLIST = 2,
 } sandbox_network;
 
 /* Why a run ended (isolate's meta vocabulary, as data). */
@@ -100,7 +105,8 @@ typedef struct sandbox_mount {
 
 typedef struct sandbox_opts {
     size_t struct_size;    /* set by sandbox_opts_init()                   */
-    const char *command;   /* required; run as `sh -c <command>` in the box */
+    const char *command;   /* run as `sh -c <command>` in the box; required
+                              unless argv is set                         */
     const char *image;     /* default "debian:stable-slim"; with the native
                               runtime also an absolute rootfs directory     */
     const char *workspace; /* host dir mounted rw at /workspace; NULL: none */
@@ -122,6 +128,29 @@ typedef struct sandbox_opts {
     const char *disk_limit; /* cap on what the box can write to host-backed
                                storage (workspace, root layer, /tmp); size
                                as for memory; default "1g"               */
+    /* ---- stdin, argv, streaming (issue 10) ---- */
+    const char *const *argv; /* argc words exec'd directly, no shell (set
+                                command NULL); argv[0] is looked up in the
+                                box's PATH unless it contains a '/'      */
+    size_t argc;
+    const void *stdin_data; /* stdin_len bytes fed to the box's stdin    */
+    size_t stdin_len;
+    int stdin_fd;  /* -1 (default) or a readable fd the library reads to
+                      EOF and forwards; neither: stdin is /dev/null      */
+    int stdout_fd; /* -1 (default) or an fd every stdout byte is also
+                      written to as it arrives (tee)                      */
+    int stderr_fd; /* the same for stderr                                 */
+    /* Optional: called on the calling thread as bytes arrive; stream is
+     * 1 (stdout) or 2 (stderr); data is valid only during the call. */
+    void (*on_output)(void *ctx, int stream, const char *data, size_t len);
+    void *on_output_ctx;
+    /* ---- network = SANDBOX_NETWORK_ALLOWLIST (issue 11) ---- */
+    const char *const *allow; /* n_allow destinations: "host:port",
+                                 "*.domain:port", "A.B.C.D[/len]:port",
+                                 "[v6[/len]]:port"; at least one         */
+    size_t n_allow;
+    size_t max_connections; /* allowed connections per run; 0: no cap   */
+    uint64_t max_net_bytes; /* bytes both ways per run; 0: no cap       */
 } sandbox_opts;
 
 /* One captured stream.  data holds at most output_limit bytes (plus a NUL
@@ -157,6 +186,11 @@ typedef struct sandbox_result {
                        to an unprivileged host id; -1: unknown            */
     int disk_limit_hit;  /* 1 if a write failed because of disk_limit      */
     uint64_t disk_bytes; /* bytes the box left in capped storage; 0 unknown */
+    /* ---- network allowlist (issue 11) ---- */
+    size_t net_attempts; /* connection attempts the proxy saw (allowlist) */
+    char *net_log;       /* one JSON object per attempt and line: time, proto,
+                            dest, addr, allowed, reason, bytes_up, bytes_down,
+                            duration_sec; NULL when none.  Owned by the result */
 } sandbox_result;
 
 /* Fill opts with the contract's defaults.  size must be sizeof(*opts) as the
@@ -170,8 +204,8 @@ SANDBOX_API int sandbox_result_init(sandbox_result *res, size_t size);
  * *msg receives an explanation to release with sandbox_free(). */
 SANDBOX_API int sandbox_opts_validate(const sandbox_opts *opts, char **msg);
 
-/* Run opts->command in a fresh container.  res must have been initialised
- * with sandbox_result_init() (a previous result is freed first).
+/* Run opts->command (or opts->argv) in a fresh container.  res must have been
+ * initialised with sandbox_result_init() (a previous result is freed first).
  * Returns 0 when the command ran to an end (see res->reason: exited,
  * signalled, timed out, out of memory, cancelled), or a negative
  * sandbox_error when it could not run; then res->reason is

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The container CLI's argv, nothing else.  No shell is ever involved: the
- * command reaches the box as one argument of `sh -c`. */
+ * command reaches the box as one argument of `sh -c`, or argv mode's words
+ * as words. */
 #include "internal.h"
+#include "net.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -148,11 +150,38 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
         add(&b, "-v");
         add(&b, *m);
     }
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* --network=none above; the proxy's socket and the relay. */
+        if (p->net == NULL || !p->net->active) {
+            sbx_argv_free(b.v);
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "network allowlist without a running proxy");
+        }
+        add(&b, "-v");
+        addf(&b, "%s:" SBX_NET_BOX_DIR ":ro", p->net->px.sockdir);
+        add(&b, "-v");
+        addf(&b, "%s:" SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME ":ro",
+             p->net->relay);
+    }
     for (size_t i = 0; i < p->n_env; i++)
         addf(&b, "--env=%s", p->env[i]);
     /* "--" is not used: docker and podman stop option parsing at the image,
      * and the image was validated not to start with '-'. */
+    if (p->stdin_open)
+        add(&b, "-i"); /* the client forwards its stdin (our pipe) */
     add(&b, p->image);
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* The relay first, then the command or the words (net.h). */
+        for (char **w = p->net->argv; *w; w++)
+            add(&b, *w);
+        return finish(&b, argv, e);
+    }
+    if (p->argv != NULL) {
+        /* argv mode: the words as they are, no shell (issue 10). */
+        for (size_t i = 0; i < p->argc; i++)
+            add(&b, p->argv[i]);
+        return finish(&b, argv, e);
+    }
     add(&b, "sh");
     add(&b, "-c");
     add(&b, p->command);

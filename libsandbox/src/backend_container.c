@@ -4,6 +4,7 @@
  * container, not just the client) -> classify -> result. */
 #include "guardian.h"
 #include "internal.h"
+#include "net.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +93,22 @@ static void run_dir_remove_safe(void *arg)
         return;
     unlink(d->oom);
     rmdir(d->path);
+}
+
+/* The guardian's callback: the client's private directory, and the staged
+ * workspace's mounts (a dead caller's box writes are dropped, never left
+ * mounted).  Async-signal-safe. */
+typedef struct guard_ctx {
+    run_dir *rd;
+    const char *ws_merged; /* NULL: no staged workspace */
+} guard_ctx;
+
+static void guard_fire(void *arg)
+{
+    const guard_ctx *gc = arg;
+    run_dir_remove_safe(gc->rd);
+    if (gc->ws_merged != NULL)
+        sbx_ws_detach_safe(gc->ws_merged);
 }
 
 /* The library's side: whatever else conmon left, then the directory. */
@@ -310,10 +327,27 @@ static int podman_idmap(sbx_idmap *map, bool *use, sbx_err *e)
     return 0;
 }
 
-/* One box: guardian, client, capture, classification.  plan already
- * carries the id map (podman) and the workspace source to bind. */
+static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e);
+
+/* network allowlist: the proxy lives exactly as long as the run. */
 static int container_run_box(const sbx_plan *plan, sandbox_result *res,
                              sbx_err *e)
+{
+    sbx_netrun net;
+    int rc = sbx_netrun_start(plan, &net, e);
+    if (rc == 0) {
+        sbx_plan p = *plan;
+        p.net = &net;
+        rc = container_run(&p, res, e);
+    }
+    sbx_netrun_finish(&net, res);
+    return rc;
+}
+
+/* One box: guardian, client, capture, classification.  plan already
+ * carries the id map (podman), the workspace source to bind and the
+ * network plumbing (net.h). */
+static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
 {
     char **argv = NULL, **rm = NULL, **exists = NULL;
     sbx_child child,
@@ -339,10 +373,18 @@ static int container_run_box(const sbx_plan *plan, sandbox_result *res,
      * plus a grace even if this process is stopped or stuck. */
     time_t started = time(NULL);
     double deadline = sbx_now() + plan->timeout_sec + SBX_GUARDIAN_GRACE_SEC;
-    if ((rc = sbx_guardian_start(&g, deadline, rm, exists, run_dir_remove_safe,
-                                 &rd, e)) < 0)
+    guard_ctx gctx = {&rd, plan->workspace_staged ? plan->workspace : NULL};
+    if ((rc = sbx_guardian_start(&g, deadline, rm, exists, guard_fire, &gctx,
+                                 e)) < 0)
         goto out;
-    rc = sbx_spawn_in(argv, true, rd.path[0] ? rd.path : "/", &child, e);
+    /* stdin (issue 10): a pipe the capture loop feeds; the client (-i)
+     * forwards it to the box. */
+    int in_r = -1;
+    rc = plan->io != NULL ? sbx_io_stdin_pipe(plan->io, &in_r, e) : 0;
+    if (rc == 0)
+        rc = sbx_spawn_io(argv, true, rd.path[0] ? rd.path : "/", in_r, &child,
+                          e);
+    sbx_closep(&in_r);
     if (rc < 0)
         goto out;
     if (child.pidfd >= 0)
@@ -350,6 +392,7 @@ static int container_run_box(const sbx_plan *plan, sandbox_result *res,
     if (plan->kind == SBX_RT_DOCKER && docker_info_start(plan, &info) < 0)
         info.pid = -1;
     cap.cap = plan->output_limit;
+    cap.io = plan->io;
     rc = sbx_capture_run(&child, plan->timeout_sec, plan->cancel_fd,
                          stop_container, &sc, &cap, e);
     sbx_child_close(&child);
@@ -402,6 +445,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
         return rc;
     if (ws != NULL)
         wp.workspace = (char *)sbx_ws_source(ws);
+    wp.workspace_staged = true;
     return sbx_ws_finish(ws, res, container_run_box(&wp, res, e), e);
 }
 
@@ -423,6 +467,7 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
     if (rc < 0)
         goto out;
     count = sbx_ws_sweep();
+    count += sbx_net_gc(); /* proxies of dead callers (net.h) */
     if (kind == SBX_RT_NATIVE) {
         count += sbx_native_gc();
         goto out;

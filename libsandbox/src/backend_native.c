@@ -28,7 +28,9 @@
  * died early never costs the caller a SIGPIPE.  The parent holds its end
  * until the child has exec'd, so the child can tell a dead caller (EOF)
  * from a live one right after setting PR_SET_PDEATHSIG. */
+#include "guardian.h"
 #include "native/native.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +52,7 @@ typedef struct native_run {
     char *rootfs;
     char **envp;
     char *argv[4];
+    char **xargv; /* argv mode: opts.argv NULL-terminated (borrowed words) */
     struct sock_fprog prog;
     sbx_cgroup cg;
     bool have_cg;
@@ -58,9 +61,11 @@ typedef struct native_run {
     sbx_userns userns;
     char tmp_opts[64];
     int out[2], err[2], sync[2], epipe[2]; /* [0]: the parent's end */
+    int in_r; /* the box's stdin pipe's read end (io.c), or -1 */
     void *stack;
     pid_t pid;
     double t0;
+    sbx_netrun *net; /* network plumbing (net.h) */
 } native_run;
 
 static void native_run_init(native_run *r)
@@ -71,6 +76,7 @@ static void native_run_init(native_run *r)
     r->a.userns_fd = -1;
     r->stack = MAP_FAILED;
     r->pid = -1;
+    r->in_r = -1;
     for (int i = 0; i < 2; i++)
         r->out[i] = r->err[i] = r->sync[i] = r->epipe[i] = -1;
 }
@@ -85,6 +91,8 @@ static void native_run_free(native_run *r)
         for (char **p = r->envp; *p; p++)
             free(*p);
     free(r->envp);
+    free(r->xargv);
+    sbx_closep(&r->in_r);
     free(r->prog.filter);
     free(r->rootfs);
     sbx_closep(&r->rootfs_lock);
@@ -173,6 +181,31 @@ static int add_extra_mounts(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
+/* sh -c command, or argv mode: the words as given, argv[0] looked up in
+ * the box's PATH (the last PATH= of its environment: opts.env's wins). */
+static int set_argv(native_run *r, const sbx_plan *p, sbx_err *e)
+{
+    if (p->argv == NULL) {
+        r->argv[0] = "sh";
+        r->argv[1] = "-c";
+        r->argv[2] = (char *)p->command;
+        r->argv[3] = NULL;
+        r->a.argv = r->argv;
+        return 0;
+    }
+    r->xargv = calloc(p->argc + 1, sizeof(char *));
+    if (r->xargv == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->argc; i++)
+        r->xargv[i] = (char *)p->argv[i];
+    r->a.argv = r->xargv;
+    r->a.path = "";
+    for (char **v = r->envp; *v; v++)
+        if (strncmp(*v, "PATH=", 5) == 0)
+            r->a.path = *v + 5;
+    return 0;
+}
+
 /* The root filesystem and the box's fixed mount points in it. */
 static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
 {
@@ -203,19 +236,41 @@ static int prepare_rootfs(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
+/* network allowlist: the proxy's socket directory at SBX_NET_BOX_DIR and
+ * the relay onto its stub there (the stub is the mount point, inside the
+ * first mount: no mount point in the root filesystem for it). */
+static int add_net_mounts(native_run *r, sbx_err *e)
+{
+    if (r->net == NULL || !r->net->active)
+        return 0;
+    int rc = add_mount(r, r->net->px.sockdir, SBX_NET_BOX_DIR, false,
+                       STEP_MOUNTS, e);
+    if (rc < 0)
+        return rc;
+    if (r->a.n_mounts >= SBX_MAX_BOX_MOUNTS)
+        return sbx_fail(e, SANDBOX_EINVAL, "too many mounts");
+    sbx_box_mount *m = &r->a.mounts[r->a.n_mounts++];
+    m->src = sbx_strdup(r->net->relay);
+    m->dst = sbx_strdup(SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME);
+    m->step = STEP_MOUNTS;
+    if (m->src == NULL || m->dst == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
 {
     int rc;
     if ((rc = sbx_userns_plan(&r->userns, e)) < 0 ||
         (rc = prepare_rootfs(r, p, e)) < 0 ||
         (rc = add_workspace(r, p, e)) < 0 ||
-        (rc = add_extra_mounts(r, p, e)) < 0 || (rc = build_env(r, p, e)) < 0)
+        (rc = add_extra_mounts(r, p, e)) < 0 ||
+        (rc = add_net_mounts(r, e)) < 0 || (rc = build_env(r, p, e)) < 0)
         return rc;
-    r->argv[0] = "sh";
-    r->argv[1] = "-c";
-    r->argv[2] = (char *)p->command;
-    r->argv[3] = NULL;
-    r->a.argv = r->argv;
+    if ((rc = set_argv(r, p, e)) < 0)
+        return rc;
+    if (r->net != NULL && r->net->active)
+        r->a.argv = r->net->argv; /* the relay first (net.h) */
     r->a.envp = r->envp;
     r->a.late_userns = r->userns.late;
     r->a.drop_groups = !r->userns.deny_setgroups;
@@ -228,7 +283,7 @@ static int prepare(native_run *r, const sbx_plan *p, sbx_err *e)
     return 0;
 }
 
-static int open_channels(native_run *r, sbx_err *e)
+static int open_channels(native_run *r, const sbx_plan *p, sbx_err *e)
 {
     if (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0 ||
         pipe2(r->epipe, O_CLOEXEC) < 0 ||
@@ -238,7 +293,12 @@ static int open_channels(native_run *r, sbx_err *e)
     r->a.err_fd = r->epipe[1];
     r->a.out_w = r->out[1];
     r->a.err_w = r->err[1];
-    int parent_ends[4] = {r->out[0], r->err[0], r->epipe[0], r->sync[0]};
+    int rc = p->io != NULL ? sbx_io_stdin_pipe(p->io, &r->in_r, e) : 0;
+    if (rc < 0)
+        return rc;
+    r->a.in_r = r->in_r;
+    int parent_ends[5] = {r->out[0], r->err[0], r->epipe[0], r->sync[0],
+                          p->io != NULL ? p->io->in_w : -1};
     memcpy(r->a.parent_fds, parent_ends, sizeof parent_ends);
     r->stack = mmap(NULL, SBX_STACK_SIZE, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -251,6 +311,12 @@ static int open_channels(native_run *r, sbx_err *e)
 static int child_error(const native_run *r, const int rec[2], sbx_err *e)
 {
     bool exec = rec[0] == STEP_EXEC;
+    if (exec && r->xargv != NULL)
+        return sbx_fail_errno(e, SANDBOX_ERUNTIME, rec[1],
+                              "the native box could not execute '%s' (argv "
+                              "mode: looked up in the box's PATH %s unless "
+                              "it contains a '/')",
+                              r->xargv[0], r->a.path);
     return sbx_fail_errno(
         e, exec ? SANDBOX_ERUNTIME : SANDBOX_ESPAWN, rec[1],
         "the native box could not start: %s%s%s%s", sbx_box_step_name(rec[0]),
@@ -334,9 +400,11 @@ static int start_box(native_run *r, sbx_err *e)
     sbx_closep(&r->epipe[1]);
     sbx_closep(&r->out[1]);
     sbx_closep(&r->err[1]);
+    sbx_closep(&r->in_r);
     if ((!r->a.late_userns &&
          (rc = sbx_userns_write(&r->userns, r->pid, e)) < 0) ||
-        (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0)
+        (rc = sbx_cgroup_add(&r->cg, r->pid, e)) < 0 ||
+        (r->net != NULL && (rc = sbx_netrun_attach(r->net, r->pid, e)) < 0))
         return box_failed(r, rc, e);
     if ((rc = send_go(r, e)) < 0)
         return rc;
@@ -427,7 +495,7 @@ static int run_box(native_run *r, const sbx_plan *p, sandbox_result *res,
 #endif
     fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
     fcntl(c.err_fd, F_SETFL, O_NONBLOCK);
-    sbx_capture cap = {.cap = p->output_limit};
+    sbx_capture cap = {.cap = p->output_limit, .io = p->io};
     native_stop ns = {.r = r, .init = r->pid};
     int rc = sbx_capture_run(&c, p->timeout_sec - (sbx_now() - r->t0),
                              p->cancel_fd, stop_native, &ns, &cap, e);
@@ -455,16 +523,43 @@ unsigned sbx_native_gc(void)
     return sbx_cgroup_sweep(10.0) + sbx_rootfs_sweep();
 }
 
+/* The guardian's callback when the caller died (or stalled past the
+ * deadline): PR_SET_PDEATHSIG has already taken the box's init, and with
+ * it the pid namespace; kill whatever the cgroup still holds, remove it,
+ * and detach a staged workspace.  Async-signal-safe. */
+typedef struct native_guard {
+    const sbx_cgroup *cg;
+    const char *ws_merged;
+} native_guard;
+
+static void native_guard_fire(void *arg)
+{
+    const native_guard *ng = arg;
+    sbx_cgroup_reap_safe((void *)ng->cg);
+    if (ng->ws_merged != NULL)
+        sbx_ws_detach_safe(ng->ws_merged);
+}
+
 static int native_run_box(const sbx_plan *p, sandbox_result *res, sbx_err *e)
 {
     native_run r;
+    sbx_netrun net;
+    sbx_guardian g = {.pid = -1, .fd = -1};
     int rc;
     native_run_init(&r);
-    if ((rc = prepare(&r, p, e)) == 0 && (rc = open_channels(&r, e)) == 0 &&
-        (rc = start_box(&r, e)) == 0)
+    r.net = &net;
+    native_guard ng = {&r.cg, p->workspace_staged ? p->workspace : NULL};
+    if ((rc = sbx_netrun_start(p, &net, e)) == 0 &&
+        (rc = prepare(&r, p, e)) == 0 &&
+        (rc = sbx_guardian_start(
+             &g, sbx_now() + p->timeout_sec + SBX_GUARDIAN_GRACE_SEC, NULL,
+             NULL, native_guard_fire, &ng, e)) == 0 &&
+        (rc = open_channels(&r, p, e)) == 0 && (rc = start_box(&r, e)) == 0)
         rc = run_box(&r, p, res, e);
+    sbx_guardian_release(&g);
     native_run_free(&r);
-    sbx_cgroup_sweep_maybe(); /* what killed callers left, once a minute */
+    sbx_netrun_finish(&net, res); /* the box is gone: proxy, slirp4netns */
+    sbx_cgroup_sweep_maybe();     /* what killed callers left, once a minute */
     return rc;
 }
 

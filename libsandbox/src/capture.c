@@ -47,8 +47,10 @@ int sbx_stream_append(sandbox_stream *s, size_t cap, const char *buf, size_t n)
     return 0;
 }
 
-/* Read everything available on *fd; close it at EOF. */
-static int drain_fd(int *fd, sandbox_stream *s, size_t cap, char *buf)
+/* Read everything available on *fd; close it at EOF.  Each chunk also goes
+ * to the caller's tee fd and callback (io.c) as it arrives. */
+static int drain_fd(int *fd, sandbox_stream *s, size_t cap, char *buf,
+                    sbx_io *io, int stream)
 {
     for (;;) {
         ssize_t n = read(*fd, buf, SBX_READ_CHUNK);
@@ -56,6 +58,8 @@ static int drain_fd(int *fd, sandbox_stream *s, size_t cap, char *buf)
             int rc = sbx_stream_append(s, cap, buf, (size_t)n);
             if (rc < 0)
                 return rc;
+            if (io != NULL)
+                sbx_io_output(io, stream, buf, (size_t)n);
             continue;
         }
         if (n == 0) {
@@ -122,7 +126,7 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         stopped = true;
     }
     while (rc == 0) {
-        struct pollfd pf[4];
+        struct pollfd pf[4 + SBX_IO_MAX_POLL];
         int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
         double now = sbx_now();
 
@@ -144,6 +148,8 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
             i_cancel = n;
             pf[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
         }
+        if (cap->io != NULL)
+            n += sbx_io_poll_add(cap->io, pf, n);
         int wait_ms;
         if (cap->exited)
             wait_ms = ms_until(drain_until, now);
@@ -161,15 +167,19 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         }
         if (pr > 0) {
             if (i_out >= 0 && pf[i_out].revents)
-                rc = drain_fd(&c->out_fd, &cap->out, cap->cap, buf);
+                rc = drain_fd(&c->out_fd, &cap->out, cap->cap, buf, cap->io, 1);
             if (rc == 0 && i_err >= 0 && pf[i_err].revents)
-                rc = drain_fd(&c->err_fd, &cap->err, cap->cap, buf);
+                rc = drain_fd(&c->err_fd, &cap->err, cap->cap, buf, cap->io, 2);
+            if (cap->io != NULL)
+                sbx_io_poll_done(cap->io, pf);
             if (rc < 0) {
                 sbx_fail(e, rc, "out of memory capturing output");
                 break;
             }
             if (i_cancel >= 0 && pf[i_cancel].revents && !cap->exited) {
                 cap->cancelled = true;
+                if (cap->io != NULL)
+                    sbx_io_stop_feeding(cap->io);
                 stop(ctx, c);
                 stopped = true;
                 stop_until = sbx_now() + SBX_STOP_GRACE_SEC;
@@ -177,10 +187,15 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         }
         now = sbx_now();
         if (!cap->exited && (i_pid < 0 || (pr > 0 && pf[i_pid].revents)) &&
-            try_reap(c, cap))
+            try_reap(c, cap)) {
             drain_until = now + SBX_DRAIN_SEC;
+            if (cap->io != NULL)
+                sbx_io_stop_feeding(cap->io);
+        }
         if (!cap->exited && !stopped && now >= deadline) {
             cap->timed_out = true;
+            if (cap->io != NULL)
+                sbx_io_stop_feeding(cap->io);
             stop(ctx, c);
             stopped = true;
             stop_until = sbx_now() + SBX_STOP_GRACE_SEC;
@@ -211,6 +226,10 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
                       "SIG_IGN); let the library reap its own children");
     sbx_closep(&c->out_fd);
     sbx_closep(&c->err_fd);
+    if (cap->io != NULL) {
+        sbx_io_stop_feeding(cap->io);
+        sbx_io_flush(cap->io, SBX_TEE_FLUSH_SEC);
+    }
     cap->wall_sec = sbx_now() - start;
     free(buf);
     return rc;

@@ -150,6 +150,8 @@ __attribute__((noreturn)) static void g_fire(const g_job *j, int *watch,
     }
     g_kill_watched(watch, nwatch);
     bool done = false;
+    if (j->cleanup == NULL) /* the callback does the whole cleanup */
+        done = true;
     for (int t = 0; t < SBX_GUARDIAN_TRIES && !done; t++) {
         if (t > 0)
             g_sleep_ms(250);
@@ -268,8 +270,9 @@ int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
     int sv[2];
     g->pid = -1;
     g->fd = -1;
-    if (cleanup_argv == NULL || cleanup_argv[0] == NULL ||
-        cleanup_argv[0][0] != '/' ||
+    if ((cleanup_argv == NULL && fn == NULL) ||
+        (cleanup_argv != NULL &&
+         (cleanup_argv[0] == NULL || cleanup_argv[0][0] != '/')) ||
         (gone_argv != NULL && (gone_argv[0] == NULL || gone_argv[0][0] != '/')))
         return sbx_fail(e, SANDBOX_EINVAL,
                         "guardian: the cleanup commands need absolute paths");

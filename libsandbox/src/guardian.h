@@ -60,7 +60,8 @@ enum {
  *   deadline_monotonic: sbx_now() time after which it cleans up even if the
  *       caller is alive (0: only on the caller's death).  The grace
  *       SBX_GUARDIAN_GRACE_SEC is NOT added here: pass what you want.
- *   cleanup_argv: NULL-terminated, argv[0] an absolute path; run with
+ *   cleanup_argv: NULL (then fn does the whole cleanup and must be set),
+ *       or NULL-terminated, argv[0] an absolute path; run with
  *       stdin/stdout/stderr on /dev/null, cwd "/", the caller's environment
  *       as it was at start.  Retried until it exits 0.
  *   gone_argv: optional (NULL); after each cleanup run, it must exit

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ SBX_HIDDEN int sbx_parse_size(const char *s, uint64_t *bytes);
 #define SBX_OUTPUT_LIMIT_MAX ((size_t)1 << 30)
 #define SBX_MAX_MOUNTS 64
 #define SBX_MAX_ENV 256
+#define SBX_MAX_ARGV 65536
 #define SBX_DISK_MIN (1ULL << 20) /* 1 MiB */
 #define SBX_DISK_MAX (1ULL << 40) /* 1 TiB */
 
@@ -71,6 +73,9 @@ typedef enum sbx_runtime_kind {
     SBX_RT_DOCKER = 2,
     SBX_RT_NATIVE = 3, /* runtime_path is "native" */
 } sbx_runtime_kind;
+
+typedef void (*sandbox_output_fn)(void *ctx, int stream, const char *data,
+                                  size_t len);
 
 /* A validated, resolved run: everything the backend needs, owned. */
 typedef struct sbx_plan {
@@ -100,6 +105,23 @@ typedef struct sbx_plan {
     /* Set by the container backend: podman's --uidmap/--gidmap range
      * (NULL: none; docker's remapping is the engine's). */
     const struct sbx_idmap *idmap;
+    /* Exec options (issue 10), borrowed from opts and validated. */
+    const char *const *argv; /* argc words, no shell; NULL: sh -c command */
+    size_t argc;
+    const void *stdin_data; /* with stdin_fd: see sbx_io */
+    size_t stdin_len;
+    int stdin_fd, stdout_fd, stderr_fd; /* -1: none */
+    bool stdin_open; /* the box's stdin is fed (data or fd), not /dev/null */
+    sandbox_output_fn on_output;
+    void *on_output_ctx;
+    struct sbx_io *io; /* set by sandbox_run for the backend's capture loop;
+                          NULL: stdin /dev/null, no tee, no callback */
+    /* network allowlist (net.h): borrowed, validated */
+    const char *const *allow;
+    size_t n_allow;
+    size_t max_connections;
+    uint64_t max_net_bytes;
+    const struct sbx_netrun *net; /* set by the backend for allowlist */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
@@ -164,6 +186,9 @@ SBX_HIDDEN int sbx_spawn(char *const argv[], bool capture, sbx_child *c,
 /* The same with a given working directory (sbx_spawn uses "/"). */
 SBX_HIDDEN int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
                             sbx_child *c, sbx_err *e);
+/* The same with stdin_fd as its stdin (-1: /dev/null). */
+SBX_HIDDEN int sbx_spawn_io(char *const argv[], bool capture, const char *cwd,
+                            int stdin_fd, sbx_child *c, sbx_err *e);
 /* Wait for the child; *status gets the wait status. */
 SBX_HIDDEN int sbx_reap(sbx_child *c, int *status);
 SBX_HIDDEN void sbx_child_close(sbx_child *c);
@@ -180,9 +205,10 @@ typedef struct sbx_capture {
     size_t cap; /* bytes kept per stream */
     bool timed_out;
     bool cancelled;
-    bool exited; /* the child was reaped */
-    bool lost;   /* ... by someone else: its status is unknown (an error) */
-    int status;  /* wait status when exited */
+    struct sbx_io *io; /* NULL, or stdin feeding + streaming (io.c) */
+    bool exited;       /* the child was reaped */
+    bool lost;  /* ... by someone else: its status is unknown (an error) */
+    int status; /* wait status when exited */
     double wall_sec;
 } sbx_capture;
 
@@ -197,6 +223,66 @@ SBX_HIDDEN void sbx_stream_free(sandbox_stream *s);
 /* Append n bytes to s keeping at most cap; counts everything. */
 SBX_HIDDEN int sbx_stream_append(sandbox_stream *s, size_t cap, const char *buf,
                                  size_t n);
+
+/* ---- io.c: the box's stdin and output streaming (issue 10) -----------
+ * Driven from the capture loop on the calling thread.  stdin: a pipe whose
+ * write end is non-blocking and written only when poll says so (a box that
+ * never reads cannot stall the loop); EPIPE stops the feeding, and SIGPIPE
+ * is blocked around each write and a pending one consumed (libpq's
+ * technique), so none reaches the caller.  Tees: the caller's fd written
+ * without blocking (a socket with MSG_DONTWAIT, a pipe or tty through a
+ * non-blocking reopen of /proc/self/fd/N, a regular file directly); what
+ * cannot be written at once waits in a buffer of at most SBX_TEE_BUF bytes,
+ * and a tee that falls further behind (or whose reader is gone) is dropped
+ * with a note in the result's message: the box never waits for it. */
+#define SBX_TEE_BUF (1u << 20)
+#define SBX_TEE_FLUSH_SEC 1.0 /* after the end, for what a tee still owes */
+#define SBX_IO_CHUNK 65536
+#define SBX_IO_MAX_POLL 4 /* pollfds sbx_io_poll_add may add */
+
+typedef struct sbx_tee {
+    int fd;   /* where bytes go (the caller's, or own), -1: none/failed */
+    int own;  /* our non-blocking reopen of the caller's fd, or -1 */
+    int kind; /* how to write without blocking (io.c) */
+    const char *name; /* "stdout_fd" / "stderr_fd" */
+    char *buf;        /* pending bytes, at most SBX_TEE_BUF */
+    size_t len;
+    uint64_t sent;
+} sbx_tee;
+
+typedef struct sbx_io {
+    int in_w; /* our end of the box's stdin pipe, -1: closed/none */
+    const char *data;
+    size_t len, off; /* stdin_data still to write */
+    int src_fd;      /* stdin_fd: read to EOF, -1 none */
+    bool src_eof;
+    char *chunk; /* bytes read from src_fd, not yet written */
+    size_t c_off, c_len;
+    bool feeding;   /* the box's stdin is ours (data or fd) */
+    sbx_tee tee[2]; /* [0] stdout, [1] stderr */
+    sandbox_output_fn cb;
+    void *ctx;
+    char note[512]; /* what went wrong with a tee or stdin_fd, for res */
+    int idx[SBX_IO_MAX_POLL]; /* sbx_io_poll_add's slots */
+} sbx_io;
+
+/* From the plan's fields; nothing opened but the tee reopens. */
+SBX_HIDDEN int sbx_io_init(sbx_io *io, const sbx_plan *p, sbx_err *e);
+/* The box's stdin: a pipe; *box_end is its read end (O_CLOEXEC), for the
+ * backend to hand to the child and close.  -1 when stdin is /dev/null. */
+SBX_HIDDEN int sbx_io_stdin_pipe(sbx_io *io, int *box_end, sbx_err *e);
+/* The capture loop's hooks: add fds to poll (at most SBX_IO_MAX_POLL),
+ * act on their revents, pass output on, stop feeding (the box ended or was
+ * stopped), and flush what the tees still hold (bounded). */
+SBX_HIDDEN int sbx_io_poll_add(sbx_io *io, struct pollfd *pf, int n);
+SBX_HIDDEN void sbx_io_poll_done(sbx_io *io, const struct pollfd *pf);
+SBX_HIDDEN void sbx_io_output(sbx_io *io, int stream, const char *buf,
+                              size_t n);
+SBX_HIDDEN void sbx_io_stop_feeding(sbx_io *io);
+SBX_HIDDEN void sbx_io_flush(sbx_io *io, double seconds);
+SBX_HIDDEN void sbx_io_free(sbx_io *io);
+/* write(2) that never raises SIGPIPE in the caller (EPIPE instead). */
+SBX_HIDDEN ssize_t sbx_write_nosigpipe(int fd, const void *buf, size_t n);
 
 /* ---- format.c: the contract's text form ----------------------------- */
 
@@ -342,6 +428,10 @@ SBX_HIDDEN int sbx_ws_prepare(const sbx_plan *p, const sbx_idmap *map,
                               sbx_ws **out, sbx_err *e);
 SBX_HIDDEN int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
                                     unsigned flags, sbx_ws **out, sbx_err *e);
+/* For a guardian whose caller died: detach the staged workspace's mounts
+ * (merged is sbx_ws_source()'s path).  Async-signal-safe (umount2 only);
+ * the empty run directory is swept later by sbx_ws_sweep. */
+SBX_HIDDEN void sbx_ws_detach_safe(const char *merged);
 /* The directory to bind at /workspace (NULL for a NULL ws). */
 SBX_HIDDEN const char *sbx_ws_source(const sbx_ws *w);
 SBX_HIDDEN bool sbx_ws_copy_mode(const sbx_ws *w);

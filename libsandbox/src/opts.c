@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Defaults, validation, size parsing, and the resolved run plan. */
 #include "internal.h"
+#include "net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #define SBX_COMMAND_MAX (1u << 20)
 
@@ -30,6 +32,7 @@ int sandbox_opts_init(sandbox_opts *opts, size_t size)
     d.output_limit = SANDBOX_DEFAULT_OUTPUT_LIMIT;
     d.cancel_fd = -1;
     d.disk_limit = SANDBOX_DEFAULT_DISK_LIMIT;
+    d.stdin_fd = d.stdout_fd = d.stderr_fd = -1;
     /* A caller with a newer, larger struct gets its tail zeroed; one with
      * an older, smaller struct gets only the fields it knows. */
     memset(opts, 0, size);
@@ -194,17 +197,106 @@ static const char *component_problem(const char *p)
     return NULL;
 }
 
-int sbx_validate(const sandbox_opts *o, sbx_err *e)
+/* argv mode: argc >= 1 non-NULL words, argv[0] not empty, all of them
+ * together no longer than a command. */
+static int validate_argv(const sandbox_opts *o, sbx_err *e)
 {
-    uint64_t mem;
+    if (o->argc == 0 || o->argv == NULL)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "argv is %s but argc is %zu: set argc to the number "
+                        "of words (at least 1: the program) and argv to them",
+                        o->argv ? "set" : "NULL", o->argc);
+    if (o->argc > SBX_MAX_ARGV)
+        return sbx_fail(e, SANDBOX_EINVAL, "argc %zu is more than %d words",
+                        o->argc, SBX_MAX_ARGV);
+    size_t total = 0;
+    for (size_t i = 0; i < o->argc; i++) {
+        if (o->argv[i] == NULL)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "argv[%zu] is NULL (argc is %zu): argc must count "
+                            "the words, not a terminating NULL",
+                            i, o->argc);
+        total += strlen(o->argv[i]) + 1;
+    }
+    if (o->argv[0][0] == '\0')
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "argv[0] is empty: it names the program to run");
+    if (total > SBX_COMMAND_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL, "argv is longer than %u bytes",
+                        SBX_COMMAND_MAX);
+    return 0;
+}
 
+/* What to run: exactly one of command and argv. */
+static int validate_command(const sandbox_opts *o, sbx_err *e)
+{
+    if (o->command != NULL && (o->argv != NULL || o->argc != 0))
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "command and argv are both set: use command for a "
+                        "shell command (sh -c) or argv for a program and its "
+                        "arguments (no shell), not both");
+    if (o->command == NULL && (o->argv != NULL || o->argc != 0))
+        return validate_argv(o, e);
     if (o->command == NULL || o->command[0] == '\0')
         return sbx_fail(e, SANDBOX_EINVAL,
                         "command is empty: set "
-                        "opts.command to the shell command to run");
+                        "opts.command to the shell command to run (or "
+                        "opts.argv and opts.argc to a program and its "
+                        "arguments)");
     if (strlen(o->command) > SBX_COMMAND_MAX)
         return sbx_fail(e, SANDBOX_EINVAL, "command is longer than %u bytes",
                         SBX_COMMAND_MAX);
+    return 0;
+}
+
+/* fd is -1 or open with an access mode other than `bad`. */
+static int validate_fd(int fd, const char *name, int bad, const char *need,
+                       sbx_err *e)
+{
+    if (fd == -1)
+        return 0;
+    int fl = fd < -1 ? -1 : fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "%s %d is not an open file descriptor (use -1 for "
+                        "none)",
+                        name, fd);
+    if ((fl & O_ACCMODE) == bad)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "%s %d is open %s only: it must be %s", name, fd,
+                        bad == O_WRONLY ? "for writing" : "for reading", need);
+    return 0;
+}
+
+static int validate_io(const sandbox_opts *o, sbx_err *e)
+{
+    int rc;
+    if (o->stdin_data == NULL && o->stdin_len > 0)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "stdin_data is NULL but stdin_len is %zu: point "
+                        "stdin_data at the bytes (or set stdin_len to 0)",
+                        o->stdin_len);
+    if (o->stdin_data != NULL && o->stdin_fd != -1)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "stdin_data and stdin_fd are both set: the box has "
+                        "one stdin; use one of them (stdin_fd -1 for none)");
+    if ((rc = validate_fd(o->stdin_fd, "stdin_fd", O_WRONLY,
+                          "readable (O_RDONLY or O_RDWR)", e)) < 0 ||
+        (rc = validate_fd(o->stdout_fd, "stdout_fd", O_RDONLY,
+                          "writable (O_WRONLY or O_RDWR)", e)) < 0 ||
+        (rc = validate_fd(o->stderr_fd, "stderr_fd", O_RDONLY,
+                          "writable (O_WRONLY or O_RDWR)", e)) < 0)
+        return rc;
+    return 0;
+}
+
+int sbx_validate(const sandbox_opts *o, sbx_err *e)
+{
+    uint64_t mem;
+    int rc;
+
+    if ((rc = validate_command(o, e)) < 0 || (rc = validate_io(o, e)) < 0)
+        return rc;
     if (o->image != NULL && o->image[0] == '/') {
         struct stat st;
         const char *why = component_problem(o->image);
@@ -234,11 +326,23 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                         "it must be > 0 and at most %g s (7 days)",
                         o->timeout_sec, SBX_TIMEOUT_MAX);
     if (o->network != SANDBOX_NETWORK_NONE &&
-        o->network != SANDBOX_NETWORK_BRIDGE)
+        o->network != SANDBOX_NETWORK_BRIDGE &&
+        o->network != SANDBOX_NETWORK_ALLOWLIST)
         return sbx_fail(e, SANDBOX_EINVAL,
-                        "network %d is unknown: use "
-                        "SANDBOX_NETWORK_NONE or SANDBOX_NETWORK_BRIDGE",
+                        "network %d is unknown: use SANDBOX_NETWORK_NONE, "
+                        "SANDBOX_NETWORK_BRIDGE or SANDBOX_NETWORK_ALLOWLIST",
                         o->network);
+    if (o->network == SANDBOX_NETWORK_ALLOWLIST) {
+        sbx_netpolicy np;
+        int nrc = sbx_netpolicy_parse(&np, o->allow, o->n_allow, e);
+        if (nrc < 0)
+            return nrc;
+        sbx_netpolicy_free(&np);
+    } else if (o->n_allow > 0 || o->max_connections > 0 || o->max_net_bytes > 0)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "allow, max_connections and max_net_bytes apply to "
+                        "network allowlist only: set opts.network = "
+                        "SANDBOX_NETWORK_ALLOWLIST (--network allowlist)");
     if (o->memory == NULL || sbx_parse_size(o->memory, &mem) < 0)
         return sbx_fail(e, SANDBOX_EINVAL,
                         "memory '%s' is not a size: write "
@@ -372,8 +476,64 @@ int sandbox_opts_validate(const sandbox_opts *opts, char **msg)
     return rc;
 }
 
+/* Does resolving `path` pass through a symlink a box made (the workspace
+ * commit-back marks every link it creates with SBX_WS_BOX_LINK_XATTR, which
+ * only host root can set)?  Walks the path one prefix at a time, following
+ * each link's target the way the kernel would (at most 40 links).  Returns
+ * the marked link in *bad (malloc'd), or NULL. */
+static char *box_link_on_path(const char *path, int depth)
+{
+    size_t n = strlen(path);
+    if (depth > 40 || n >= PATH_MAX)
+        return NULL; /* realpath reports the loop or the length */
+    char buf[PATH_MAX];
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && buf[i] != '/')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode)) {
+            if (lgetxattr(buf, SBX_WS_BOX_LINK_XATTR, NULL, 0) >= 0)
+                return sbx_strdup(buf);
+            char target[PATH_MAX];
+            ssize_t t = readlink(buf, target, sizeof target - 1);
+            if (t < 0)
+                return NULL;
+            target[t] = '\0';
+            /* the link's directory, for a relative target */
+            char *slash = strrchr(buf, '/');
+            size_t dl = slash ? (size_t)(slash - buf) : 0;
+            const char *rest = saved ? path + i : "";
+            char *next = target[0] == '/'
+                             ? sbx_asprintf("%s%s", target, rest)
+                             : sbx_asprintf("%.*s%s%s%s", (int)dl, buf,
+                                            slash ? "/" : "", target, rest);
+            if (next == NULL)
+                return NULL;
+            char *bad = box_link_on_path(next, depth + 1);
+            free(next);
+            return bad;
+        }
+        buf[i] = saved;
+    }
+    return NULL;
+}
+
 static int resolve_dir(const char *in, char **out, const char *what, sbx_err *e)
 {
+    char *bad = box_link_on_path(in, 0);
+    if (bad != NULL) {
+        int rc = sbx_fail(e, SANDBOX_EINVAL,
+                          "%s '%s' passes through '%s', a symbolic link a "
+                          "box left in a workspace: the library never "
+                          "follows box-made links; give the real path "
+                          "(or remove the link)",
+                          what, in, bad);
+        free(bad);
+        return rc;
+    }
     char *p = realpath(in, NULL);
     if (p == NULL)
         return sbx_fail_errno(e, SANDBOX_EINVAL, errno, "%s '%s'", what, in);
@@ -411,8 +571,22 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     plan->env = o.env;
     plan->n_env = o.n_env;
     plan->cancel_fd = o.cancel_fd;
+    plan->argv = o.command == NULL ? o.argv : NULL;
+    plan->argc = o.command == NULL ? o.argc : 0;
+    plan->stdin_data = o.stdin_data;
+    plan->stdin_len = o.stdin_len;
+    plan->stdin_fd = o.stdin_fd;
+    plan->stdout_fd = o.stdout_fd;
+    plan->stderr_fd = o.stderr_fd;
+    plan->stdin_open = o.stdin_data != NULL || o.stdin_fd >= 0;
+    plan->on_output = o.on_output;
+    plan->on_output_ctx = o.on_output_ctx;
     sbx_parse_size(o.disk_limit ? o.disk_limit : SANDBOX_DEFAULT_DISK_LIMIT,
                    &plan->disk_limit_bytes);
+    plan->allow = o.allow;
+    plan->n_allow = o.n_allow;
+    plan->max_connections = o.max_connections;
+    plan->max_net_bytes = o.max_net_bytes;
     /* podman and docker refuse more CPUs than the host has: clamp, so the
      * contract's default of 2.0 still works on a one-CPU machine. */
     double cpus = o.cpus;
@@ -461,13 +635,6 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
                       "native runtime runs a root filesystem directory; "
                       "podman and docker need an image name",
                       plan->image);
-        goto fail;
-    }
-    if (plan->kind == SBX_RT_NATIVE && plan->network != SANDBOX_NETWORK_NONE) {
-        rc = sbx_fail(e, SANDBOX_EINVAL,
-                      "network bridge is not available on "
-                      "the native runtime (it has no network plumbing); use "
-                      "podman or docker for bridge, or network none");
         goto fail;
     }
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {

@@ -32,10 +32,22 @@ static int fail_result(sandbox_result *res, const sbx_err *e)
     return e->code;
 }
 
+/* What went wrong with a tee or stdin_fd (io.c) joins the message. */
+static void add_io_note(sandbox_result *res, const sbx_io *io)
+{
+    if (io->note[0] == '\0')
+        return;
+    char *m = res->message ? sbx_asprintf("%s; %s", res->message, io->note)
+                           : sbx_strdup(io->note);
+    if (m != NULL)
+        sbx_set_message(res, m);
+}
+
 int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
 {
     sbx_err e = {0};
     sbx_plan plan;
+    sbx_io io;
     int rc;
 
     if (res == NULL)
@@ -46,6 +58,11 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
 
     if ((rc = sbx_plan_init(&plan, opts, &e)) < 0)
         return fail_result(res, &e);
+    if ((rc = sbx_io_init(&io, &plan, &e)) < 0) {
+        sbx_plan_free(&plan);
+        return fail_result(res, &e);
+    }
+    plan.io = &io;
     res->runtime = sbx_strdup(plan.runtime_path);
     res->container_name = sbx_strdup(plan.name);
     if (SBX_HAS(res, backend))
@@ -62,6 +79,9 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
     if (rc == 0)
         sbx_fill_image_id(&plan, res); /* what ran, pinned (image_id.c) */
+    if (rc == 0)
+        add_io_note(res, &io);
+    sbx_io_free(&io);
     sbx_plan_free(&plan);
     return rc < 0 ? fail_result(res, &e) : 0;
 }
@@ -80,5 +100,7 @@ void sandbox_result_free(sandbox_result *res)
         free(res->image_id);
     if (SBX_HAS(res, backend))
         free(res->backend);
+    if (SBX_HAS(res, net_log))
+        free(res->net_log);
     sandbox_result_init(res, size);
 }

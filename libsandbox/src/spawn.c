@@ -38,6 +38,12 @@ int sbx_spawn(char *const argv[], bool capture, sbx_child *c, sbx_err *e)
 int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
                  sbx_child *c, sbx_err *e)
 {
+    return sbx_spawn_io(argv, capture, cwd, -1, c, e);
+}
+
+int sbx_spawn_io(char *const argv[], bool capture, const char *cwd,
+                 int stdin_fd, sbx_child *c, sbx_err *e)
+{
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -61,7 +67,10 @@ int sbx_spawn_in(char *const argv[], bool capture, const char *cwd,
     }
     sigemptyset(&none);
     sigfillset(&all);
-    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (stdin_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+    else
+        rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0 && capture) {
         rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         if (rc == 0)

@@ -1367,3 +1367,18 @@ int sbx_ws_engine_map(const sbx_plan *p, sbx_idmap *map)
              (unsigned long)map->uid_start, (unsigned long)map->gid_start);
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
+
+void sbx_ws_detach_safe(const char *merged)
+{
+    /* merged is <run dir>/m; the tmpfs is <run dir>/t. */
+    char t[4096];
+    size_t n = strlen(merged);
+    while (umount2(merged, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+        ;
+    if (n < 2 || n >= sizeof t || merged[n - 1] != 'm' || merged[n - 2] != '/')
+        return;
+    memcpy(t, merged, n + 1);
+    t[n - 1] = 't';
+    while (umount2(t, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+        ;
+}

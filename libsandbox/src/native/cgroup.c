@@ -307,6 +307,68 @@ void sbx_cgroup_kill(const sbx_cgroup *cg)
             kill_listed(cg->procs[c]);
 }
 
+/* Signal-safe: open/read/kill only, parsing by hand (no stdio). */
+static void kill_listed_safe(const char *procs)
+{
+    int fd = open(procs, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096];
+    long pid = 0;
+    bool digits = false;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                pid = pid * 10 + (buf[i] - '0');
+                digits = true;
+            } else {
+                if (digits && pid > 1)
+                    kill((pid_t)pid, SIGKILL);
+                pid = 0;
+                digits = false;
+            }
+        }
+    }
+    if (digits && pid > 1)
+        kill((pid_t)pid, SIGKILL);
+    close(fd);
+}
+
+void sbx_cgroup_reap_safe(void *arg)
+{
+    const sbx_cgroup *cg = arg;
+    if (cg->version == 2 && cg->dir[SBX_CG_PIDS] != NULL) {
+        char path[4096];
+        size_t l = strlen(cg->dir[SBX_CG_PIDS]);
+        if (l + sizeof "/cgroup.kill" < sizeof path) {
+            memcpy(path, cg->dir[SBX_CG_PIDS], l);
+            memcpy(path + l, "/cgroup.kill", sizeof "/cgroup.kill");
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                ssize_t w = write(fd, "1", 1);
+                (void)w;
+                close(fd);
+            }
+        }
+    }
+    /* The kernel finishes exits asynchronously: kill and remove for up to
+     * about 4 s, until every directory is gone. */
+    for (int t = 0; t < 80; t++) {
+        bool left = false;
+        for (int c = 0; c < SBX_CG_N; c++) {
+            if (cg->procs[c] != NULL)
+                kill_listed_safe(cg->procs[c]);
+            if (cg->dir[c] != NULL && rmdir(cg->dir[c]) < 0 && errno != ENOENT)
+                left = true;
+        }
+        if (!left)
+            return;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st)
 {
     const char *mem = cg->dir[SBX_CG_MEMORY];

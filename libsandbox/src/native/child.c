@@ -94,10 +94,11 @@ static void reset_signals(const sbx_box *a)
         sbx_box_fail(a, STEP_SIGNALS);
 }
 
-/* fd 0 /dev/null, 1 and 2 the pipes, whatever numbers they had. */
+/* fd 0 the stdin pipe or /dev/null, 1 and 2 the pipes, whatever numbers
+ * they had. */
 static void setup_stdio(const sbx_box *a)
 {
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int in = a->in_r >= 0 ? a->in_r : open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fds[3] = {in < 0 ? -1 : fcntl(in, F_DUPFD_CLOEXEC, 3),
                   fcntl(a->out_w, F_DUPFD_CLOEXEC, 3),
                   fcntl(a->err_w, F_DUPFD_CLOEXEC, 3)};
@@ -111,7 +112,7 @@ static void setup_stdio(const sbx_box *a)
 
 static void prologue(const sbx_box *a)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (a->parent_fds[i] >= 0)
             close(a->parent_fds[i]);
     reset_signals(a);
@@ -208,6 +209,41 @@ static void lockdown(const sbx_box *a)
         sbx_box_fail(a, STEP_SECCOMP);
 }
 
+/* argv mode: execve argv[0] as is when it holds a '/', else each entry of
+ * the box's PATH in turn (execvpe's rules without its shell fallback, as
+ * the OCI runtimes do; glibc's execvpe would search the caller's PATH).
+ * A stack buffer: no allocation here. */
+static void exec_argv(const sbx_box *a)
+{
+    const char *prog = a->argv[0];
+    if (strchr(prog, '/') != NULL) {
+        execve(prog, a->argv, a->envp);
+        return;
+    }
+    char buf[4096];
+    size_t plen = strlen(prog);
+    int saved = ENOENT;
+    for (const char *d = a->path; d != NULL;) {
+        const char *end = strchr(d, ':');
+        size_t dlen = end ? (size_t)(end - d) : strlen(d);
+        if (dlen == 0) {
+            buf[0] = '.';
+            dlen = 1;
+        } else if (dlen < sizeof buf) {
+            memcpy(buf, d, dlen);
+        }
+        if (dlen + 1 + plen + 1 <= sizeof buf) {
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, prog, plen + 1);
+            execve(buf, a->argv, a->envp);
+            if (errno != ENOENT && errno != ENOTDIR)
+                saved = errno; /* EACCES and the like: remember, go on */
+        }
+        d = end ? end + 1 : NULL;
+    }
+    errno = saved;
+}
+
 int sbx_box_main(void *arg)
 {
     const sbx_box *a = arg;
@@ -224,6 +260,9 @@ int sbx_box_main(void *arg)
     if (a->late_userns)
         enter_userns(a);
     lockdown(a);
-    execve("/bin/sh", a->argv, a->envp);
+    if (a->path != NULL)
+        exec_argv(a);
+    else
+        execve("/bin/sh", a->argv, a->envp);
     sbx_box_fail(a, STEP_EXEC);
 }

@@ -29,6 +29,11 @@ SBX_HIDDEN int sbx_cgroup_create(sbx_cgroup *cg, const sbx_plan *plan,
                                  sbx_err *e);
 SBX_HIDDEN int sbx_cgroup_add(const sbx_cgroup *cg, pid_t pid, sbx_err *e);
 SBX_HIDDEN void sbx_cgroup_kill(const sbx_cgroup *cg);
+/* For the guardian (arg: a const sbx_cgroup *): kill what the cgroup holds
+ * and remove its directories, retrying for a few seconds.  Uses only
+ * async-signal-safe calls, so it may run in a forked copy of a threaded
+ * caller. */
+SBX_HIDDEN void sbx_cgroup_reap_safe(void *arg);
 SBX_HIDDEN void sbx_cgroup_stats(const sbx_cgroup *cg, sbx_cg_stats *st);
 /* Remove the empty run cgroups older than min_age_sec that a killed caller
  * left behind; returns how many directories went. */
@@ -140,7 +145,8 @@ typedef struct sbx_box {
     int sync_fd;       /* socket: the parent's go/ack bytes */
     int err_fd;        /* {step, errno} on failure; EOF at exec */
     int out_w, err_w;  /* the box's stdout, stderr */
-    int parent_fds[4]; /* the parent's ends, closed first in the child */
+    int in_r;          /* the box's stdin (a pipe), -1: /dev/null */
+    int parent_fds[5]; /* the parent's ends, closed first in the child */
     bool late_userns;  /* root caller: mount as host root, then the userns */
     int userns_fd;     /* late_userns: the namespace to enter (and idmap) */
     bool drop_groups;  /* setgroups(0) is allowed (root caller) */
@@ -151,6 +157,7 @@ typedef struct sbx_box {
     size_t n_mounts;
     struct sock_fprog *prog;
     char *const *argv, *const *envp;
+    const char *path; /* argv mode: the box's PATH for argv[0] (NULL: sh) */
 } sbx_box;
 
 /* The clone child's entry point. */
