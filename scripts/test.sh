@@ -11,7 +11,10 @@
 #                                    test, C consumer, purge (scripts/deb.sh)
 #   8. Python drop-in (pytest)       if examples/python exists; the
 #      libsandbox package (python/)  pip-installed offline into a temp dir
-#   9. hygiene                       no container of ours left in either engine
+#   9. Slurm executor                scripts/slurm-up.sh, ctest -L slurm
+#                                    (tests/bench/e2e_slurm.sh), slurm-down.sh,
+#                                    no daemon left
+#  10. hygiene                       no container of ours left in either engine
 # Run it as root (no sudo needed), or as a user with sudo: the steps that
 # need root (1 and 7) go through sudo then.
 # Options: --quick skips the build matrix, the sanitizer build and valgrind.
@@ -102,6 +105,18 @@ if [[ -f python/pyproject.toml ]]; then
         /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
     rm -rf "$pytarget" python/build python/src/*.egg-info
 fi
+
+step "Slurm executor: single-node cluster (scripts/slurm-up.sh), ctest -L slurm, teardown"
+as_root ./scripts/slurm-up.sh
+slurm_rc=0
+SLURM_CONF=/run/libsandbox-slurm/slurm.conf ctest --test-dir build -L slurm \
+    --output-on-failure || slurm_rc=$?
+slurm_pids=$(cat /run/libsandbox-slurm/{munged,slurmctld,slurmd}.pid 2>/dev/null || true)
+as_root ./scripts/slurm-down.sh
+for p in $slurm_pids; do
+    if kill -0 "$p" 2>/dev/null; then echo "a Slurm daemon ($p) outlived slurm-down.sh" >&2; exit 1; fi
+done
+((slurm_rc == 0)) || { echo "ctest -L slurm failed" >&2; exit 1; }
 
 step "hygiene: no container of ours left"
 left=0

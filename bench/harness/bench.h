@@ -360,6 +360,10 @@ typedef struct evaluate_args {
     size_t n_risk_specs;
     const bench_config *config; /* NULL: no per-model tiers */
     const char *approve_file;   /* high tier: "before|after <sha256>" lines */
+    /* ---- executors (executor.h) ---- */
+    int cancel_fd; /* > 0: readable => every run is cancelled (evaluate-one
+                      on SIGTERM); 0: none */
+    const struct slurm_opts *slurm; /* non-NULL: --executor slurm */
 } evaluate_args;
 
 /* Evaluate every candidate `repeat` times; writes results.json under

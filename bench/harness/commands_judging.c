@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* commands_judging.c: the `judge`, `aggregate` and `run-all` subcommands
  * (main.c dispatches here). */
+#include "executor.h"
 #include "judging.h"
 
 #include <errno.h>
@@ -220,19 +221,36 @@ int cmd_run_all(int argc, char **argv)
     a.repeat = 1;
     a.jobs = 1;
     a.sandboxed = -1;
-    static const struct option lo[] = {{"task", required_argument, 0, 't'},
-                                       {"config", required_argument, 0, 'c'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"round", required_argument, 0, 'r'},
-                                       {"id", required_argument, 0, 'i'},
-                                       {"repeat", required_argument, 0, 'R'},
-                                       {"jobs", required_argument, 0, 'j'},
-                                       {"seed", required_argument, 0, 'S'},
-                                       {"sandboxed", no_argument, 0, 's'},
-                                       {"host", no_argument, 0, 'H'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"task", required_argument, 0, 't'},
+        {"config", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},
+        {"round", required_argument, 0, 'r'},
+        {"id", required_argument, 0, 'i'},
+        {"repeat", required_argument, 0, 'R'},
+        {"jobs", required_argument, 0, 'j'},
+        {"seed", required_argument, 0, 'S'},
+        {"sandboxed", no_argument, 0, 's'},
+        {"host", no_argument, 0, 'H'},
+        {"quiet", no_argument, 0, 'q'},
+        {"executor", required_argument, 0, 'X'},
+        {"partition", required_argument, 0, 'P'},
+        {"account", required_argument, 0, 'A'},
+        {"time-limit", required_argument, 0, 'L'},
+        {"sbatch-arg", required_argument, 0, 'B'},
+        {"throttle", required_argument, 0, 'T'},
+        {"per-task", required_argument, 0, 'N'},
+        {0, 0, 0, 0}};
     int ch;
+    /* --executor slurm (executor.h), as for evaluate */
+    const char *executor = "local";
+    slurm_opts so;
+    memset(&so, 0, sizeof so);
+    so.per_task = 1;
+    const char **sbatch_args = xcalloc((size_t)argc + 1, sizeof *sbatch_args);
+    so.sbatch_args = sbatch_args;
+    int slurm_only = 0;
+    char self[4096];
     if (argc > 1 && argv[1][0] != '-') { /* TASK first */
         task_dir = argv[1];
         optind = 2;
@@ -245,36 +263,81 @@ int cmd_run_all(int argc, char **argv)
         case 'r': a.round = optarg; break;
         case 'i': a.id = optarg; break;
         case 'R':
-            if (cli_parse_count("--repeat", optarg, &a.repeat) != 0)
+            if (cli_parse_count("--repeat", optarg, &a.repeat) != 0) {
+                free(sbatch_args);
                 return 2;
+            }
             break;
         case 'j':
-            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0)
+            if (cli_parse_count("--jobs", optarg, &a.jobs) != 0) {
+                free(sbatch_args);
                 return 2;
+            }
             break;
         case 'S':
-            if (parse_seed(optarg, &a.seed) != 0)
+            if (parse_seed(optarg, &a.seed) != 0) {
+                free(sbatch_args);
                 return 2;
+            }
             a.seed_set = 1;
             break;
         case 's': a.sandboxed = 1; break;
         case 'H': a.sandboxed = 0; break;
         case 'q': a.quiet = 1; break;
-        default: return 2;
+        case 'X': executor = optarg; break;
+        case 'P': so.partition = optarg, slurm_only = 1; break;
+        case 'A': so.account = optarg, slurm_only = 1; break;
+        case 'L': so.time_limit = optarg, slurm_only = 1; break;
+        case 'B':
+            sbatch_args[so.n_sbatch_args++] = optarg, slurm_only = 1;
+            break;
+        case 'T':
+        case 'N':
+            if (cli_parse_count(ch == 'T' ? "--throttle" : "--per-task", optarg,
+                                ch == 'T' ? &so.throttle : &so.per_task)) {
+                free(sbatch_args);
+                return 2;
+            }
+            slurm_only = 1;
+            break;
+        default: free(sbatch_args); return 2;
         }
+    }
+    if (strcmp(executor, "local") && strcmp(executor, "slurm")) {
+        free(sbatch_args);
+        return fail2("--executor: fix: give local or slurm, not \"", executor);
+    }
+    if (!strcmp(executor, "slurm")) {
+        if (slurm_cli_setup(&so, self, sizeof self) != 0) {
+            free(sbatch_args);
+            return 2;
+        }
+        a.slurm = &so;
+    } else if (slurm_only) {
+        free(sbatch_args);
+        return fail2("--partition, --account, --time-limit, --sbatch-arg, "
+                     "--throttle and --per-task are for --executor slurm; "
+                     "fix: add --executor slurm",
+                     NULL);
     }
     if (!task_dir && optind < argc)
         task_dir = argv[optind++];
-    if (!task_dir || !config || optind < argc)
+    if (!task_dir || !config || optind < argc) {
+        free(sbatch_args);
         return fail2("run-all needs --task DIR (or TASK) and --config FILE",
                      NULL);
-    if (a.id && !valid_name(a.id))
+    }
+    if (a.id && !valid_name(a.id)) {
+        free(sbatch_args);
         return fail2("--id: use only letters, digits, '.', '_' and '-': \"",
                      a.id);
+    }
     bench_task t;
     bench_config c;
-    if (load_both(task_dir, config, &t, &c) != 0)
+    if (load_both(task_dir, config, &t, &c) != 0) {
+        free(sbatch_args);
         return 2;
+    }
     char *o = cli_out_dir(out);
     int rc = 2;
     if (o) {
@@ -286,6 +349,7 @@ int cmd_run_all(int argc, char **argv)
         rc = r < 0 ? 1 : r;
     }
     free(o);
+    free(sbatch_args);
     task_free(&t);
     config_free(&c);
     return rc;

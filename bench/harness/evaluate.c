@@ -38,6 +38,7 @@
  * written to <out>/evals/<task>/<id>/results.json.
  */
 #include "bench.h"
+#include "executor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -533,6 +534,9 @@ static void run_one(eval_ctx *cx, eval_job *job)
     renv = box_env(t, two ? renv_two : none, cx->args->seed, &n_renv);
     opts.env = (const char *const *)renv;
     opts.n_env = n_renv;
+    if (cx->args->cancel_fd > 0) /* evaluate-one on SIGTERM; the candidate
+                                     box follows the runner box */
+        opts.cancel_fd = cx->args->cancel_fd;
 
     int cancel[2] = {-1, -1};
     int cb_started = 0;
@@ -1048,6 +1052,183 @@ static json_t *aggregate(eval_ctx *cx, size_t n_cands)
     return doc;
 }
 
+/* ---- executors (executor.h) ---------------------------------------------- */
+
+static void job_free(eval_job *j)
+{
+    free(j->out.status);
+    free(j->out.detail);
+    free(j->run_dir);
+    free(j->out.image_id);
+    free(j->out.backend);
+    free(j->runner.end);
+    free(j->cbox.end);
+    free(j->runner.image_id);
+    free(j->cbox.image_id);
+    free(j->runner.backend);
+    free(j->cbox.backend);
+    json_decref(j->withheld);
+    manifest_check_free(&j->mc);
+    junit_free(&j->out.report);
+    memset(j, 0, sizeof *j);
+}
+
+json_t *evaluate_run_single(const bench_task *t, const candidate *c,
+                            const evaluate_args *a, const char *eval_dir,
+                            int repeat, int tier, const char *cand_sha)
+{
+    eval_ctx cx;
+    memset(&cx, 0, sizeof cx);
+    cx.task = t;
+    cx.cands = c;
+    cx.args = a;
+    cx.eval_dir = eval_dir;
+    cx.tier = &tier;
+    char *sha = xstrdup(cand_sha);
+    cx.cand_sha = &sha;
+    const char *rd = getenv("SANDBOX_BENCH_RUNNER_DIR");
+    cx.runner_dir = rd && *rd ? rd : BENCH_RUNNER_DIR;
+    eval_job j;
+    memset(&j, 0, sizeof j);
+    j.repeat = repeat;
+    bench_err e;
+    if (load_approvals(a->approve_file, &cx.approvals, &e) != 0) {
+        char *ld = label_dir(c->label);
+        j.run_dir = xasprintf("%s/%s/r%d", eval_dir, ld, repeat);
+        free(ld);
+        j.out.exit_code = -1;
+        outcome_set(&j.out, "error", "%s", e.msg);
+    } else {
+        run_one(&cx, &j);
+    }
+    json_t *rec = run_json(&cx, &j);
+    job_free(&j);
+    json_decref(cx.approvals);
+    free(sha);
+    return rec;
+}
+
+static char *jdup_s(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? xstrdup(s) : NULL;
+}
+
+static void cost_load(box_cost *b, json_t *j)
+{
+    memset(b, 0, sizeof *b);
+    if (!json_is_object(j))
+        return;
+    b->ran = 1;
+    b->wall_sec = json_number_value(json_object_get(j, "wall_sec"));
+    b->peak_memory_bytes =
+        (uint64_t)json_integer_value(json_object_get(j, "peak_memory_bytes"));
+    json_t *cpu = json_object_get(j, "cpu_sec");
+    b->cpu_sec = json_is_number(cpu) ? json_number_value(cpu) : -1;
+    b->end = jdup_s(j, "end");
+    b->image_id = jdup_s(j, "image_id");
+    b->backend = jdup_s(j, "backend");
+}
+
+static char **strv_load(json_t *a, size_t *n)
+{
+    *n = json_array_size(a);
+    char **v = xcalloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        v[i] = xstrdup(s ? s : "");
+    }
+    return v;
+}
+
+int evaluate_job_load(const eval_job_ref *r, const bench_task *t, json_t *run,
+                      bench_err *e)
+{
+    eval_job *j = r->job;
+    const char *st = json_string_value(json_object_get(run, "status"));
+    json_t *tests = json_object_get(run, "tests");
+    if (!st || !json_is_object(tests)) {
+        bench_seterr(e, "a run record without \"status\" or \"tests\"; fix: "
+                        "rerun the evaluation without --resume");
+        return -1;
+    }
+    job_free(j);
+    j->cand = r->cand;
+    j->repeat = r->repeat;
+    run_outcome *o = &j->out;
+    o->status = xstrdup(st);
+    o->detail = jdup_s(run, "detail");
+    o->image_id = jdup_s(run, "image_id");
+    o->backend = jdup_s(run, "backend");
+    o->flood = json_is_true(json_object_get(run, "flood"));
+    o->exit_code = (int)json_integer_value(json_object_get(run, "exit_code"));
+    o->wall_sec = json_number_value(json_object_get(run, "wall_sec"));
+    j->run_dir = jdup_s(run, "run_dir");
+    json_t *costs = json_object_get(run, "costs");
+    cost_load(&j->runner, json_object_get(costs, "runner"));
+    cost_load(&j->cbox, json_object_get(costs, "candidate"));
+    json_t *w = json_object_get(run, "withheld");
+    j->withheld = w ? json_incref(w) : NULL;
+    /* run_json lists every manifest id once a report was checked, none
+     * otherwise: the same test entries come back out */
+    if (json_object_size(tests) == 0 || t->n_tests == 0)
+        return 0;
+    size_t n = t->n_tests;
+    manifest_check *mc = &j->mc;
+    mc->verdict = xcalloc(n, sizeof *mc->verdict);
+    mc->message = xcalloc(n, sizeof *mc->message);
+    mc->match = xcalloc(n, sizeof *mc->match);
+    o->report.cases = xcalloc(n, sizeof *o->report.cases);
+    o->report.n_cases = n;
+    for (size_t k = 0; k < n; k++) {
+        json_t *tj = json_object_get(tests, t->tests[k]);
+        junit_case *c = &o->report.cases[k];
+        c->id = xstrdup(t->tests[k]);
+        c->name = xstrdup(id_name(t->tests[k]));
+        c->verdict = TV_MISSING;
+        const char *vn = json_string_value(json_object_get(tj, "verdict"));
+        for (int v = TV_PASSED; vn && v <= TV_UNVERIFIED; v++)
+            if (!strcmp(vn, test_verdict_name(v)))
+                c->verdict = v;
+        c->time_sec = json_number_value(json_object_get(tj, "time_sec"));
+        c->message = jdup_s(tj, "message");
+        mc->verdict[k] = c->verdict;
+        mc->message[k] = c->message;
+        mc->match[k] = c;
+    }
+    json_t *mp = json_object_get(run, "manifest_problems");
+    mc->ok = mp == NULL;
+    if (mp) {
+        mc->missing = strv_load(json_object_get(mp, "missing"), &mc->n_missing);
+        mc->extra = strv_load(json_object_get(mp, "extra"), &mc->n_extra);
+        mc->duplicate =
+            strv_load(json_object_get(mp, "duplicate"), &mc->n_duplicate);
+        mc->renamed = strv_load(json_object_get(mp, "renamed"), &mc->n_renamed);
+    }
+    return 0;
+}
+
+void evaluate_job_missing(const eval_job_ref *r, const char *eval_dir,
+                          const char *label, const char *status,
+                          const char *detail)
+{
+    eval_job *j = r->job;
+    job_free(j);
+    j->cand = r->cand;
+    j->repeat = r->repeat;
+    j->out.exit_code = -1;
+    j->out.status = xstrdup(status);
+    j->out.detail = xstrdup(detail);
+    char *ld = label_dir(label);
+    j->run_dir = xasprintf("%s/%s/r%d", eval_dir, ld, r->repeat);
+    free(ld);
+}
+
+const char *evaluate_job_status(const eval_job_ref *r)
+{
+    return ((const eval_job *)r->job)->out.status;
+}
+
 int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                  const evaluate_args *a, json_t **results, char **eval_dir,
                  bench_err *e)
@@ -1149,19 +1330,39 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
                 t->name, t->isolation, t->n_tests, t->manifest, n,
                 n == 1 ? "" : "s", a->repeat, a->repeat == 1 ? "" : "s",
                 nthreads, nthreads == 1 ? "" : "s", t->image, dir);
-    pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
-    int started = 0;
-    for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&th[i], NULL, worker, &cx) != 0)
-            break;
-        started++;
+    if (a->slurm) {
+        /* The Slurm executor (executor_slurm.c) runs the plan as a job
+         * array and fills every job from its record; the log is written
+         * here, in plan order, as the local workers would have. */
+        eval_job_ref *refs = xcalloc(cx.n_jobs, sizeof *refs);
+        for (size_t i = 0; i < cx.n_jobs; i++)
+            refs[i] = (eval_job_ref){cx.jobs[i].cand, cx.jobs[i].repeat,
+                                     &cx.jobs[i], 0};
+        eval_plan_view v = {t,  cands, n,         a,       dir,
+                            id, refs,  cx.n_jobs, cx.tier, cx.cand_sha};
+        int xrc = slurm_execute(&v, e);
+        pthread_mutex_destroy(&cx.lock);
+        for (size_t i = 0; i < cx.n_jobs && xrc == 0; i++)
+            if (!refs[i].logged) /* --resume: logged by an earlier merge */
+                log_run(&cx, &cx.jobs[i]);
+        free(refs);
+        if (xrc != 0)
+            goto free_jobs;
+    } else {
+        pthread_t *th = xcalloc((size_t)nthreads, sizeof *th);
+        int started = 0;
+        for (int i = 0; i < nthreads; i++) {
+            if (pthread_create(&th[i], NULL, worker, &cx) != 0)
+                break;
+            started++;
+        }
+        if (started == 0)
+            worker(&cx);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        free(th);
+        pthread_mutex_destroy(&cx.lock);
     }
-    if (started == 0)
-        worker(&cx);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
-    pthread_mutex_destroy(&cx.lock);
 
     json_t *doc = aggregate(&cx, n);
     char *rpath = path_join(dir, "results.json");
@@ -1183,22 +1384,9 @@ int evaluate_all(const bench_task *t, const candidate *cands, size_t n,
     } else {
         json_decref(doc);
     }
-    for (size_t i = 0; i < cx.n_jobs; i++) {
-        free(cx.jobs[i].out.status);
-        free(cx.jobs[i].out.detail);
-        free(cx.jobs[i].run_dir);
-        free(cx.jobs[i].out.image_id);
-        free(cx.jobs[i].out.backend);
-        free(cx.jobs[i].runner.end);
-        free(cx.jobs[i].cbox.end);
-        free(cx.jobs[i].runner.image_id);
-        free(cx.jobs[i].cbox.image_id);
-        free(cx.jobs[i].runner.backend);
-        free(cx.jobs[i].cbox.backend);
-        json_decref(cx.jobs[i].withheld);
-        manifest_check_free(&cx.jobs[i].mc);
-        junit_free(&cx.jobs[i].out.report);
-    }
+free_jobs:
+    for (size_t i = 0; i < cx.n_jobs; i++)
+        job_free(&cx.jobs[i]);
     free(cx.jobs);
 out:
     for (size_t i = 0; i < n; i++)

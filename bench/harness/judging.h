@@ -155,6 +155,7 @@ typedef struct runall_args {
     uint64_t seed;
     int seed_set;
     int quiet;
+    const struct slurm_opts *slurm; /* --executor slurm; NULL: local */
 } runall_args;
 
 int run_all(const bench_task *t, const bench_config *c, const runall_args *a,

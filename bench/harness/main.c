@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c: sandbox-bench's subcommands: words in, a phase called, exit. */
 #include "bench.h"
+#include "executor.h"
 #include "judging.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
@@ -33,10 +35,19 @@ static const char USAGE[] =
     "           [--id ID] [--keep-scratch] [--json] [--quiet]\n"
     "           [--risk TIER|LABEL=TIER ...] [--config FILE] [--approve FILE]\n"
     "           [--seed N] [--sign-key KEY.pem]\n"
+    "           [--executor local|slurm] [--partition P] [--account A]\n"
+    "           [--time-limit T] [--sbatch-arg WORD ...] [--throttle K]\n"
+    "           [--per-task N] [--resume]\n"
     "      run the hidden tests against every candidate inside libsandbox\n"
-    "      (default candidates: every captured run of the task in OUT)\n"
-    "      (signs one scorecard per candidate when a key is given, or\n"
-    "      $SANDBOX_BENCH_SIGN_KEY names one)\n"
+    "      (default candidates: every captured run of the task in OUT);\n"
+    "      signs one scorecard per candidate when a key is given, or\n"
+    "      $SANDBOX_BENCH_SIGN_KEY names one.  --executor slurm submits the\n"
+    "      runs as one Slurm job array (K at once, N runs per array task)\n"
+    "      and merges the same results; --resume --id ID submits only the\n"
+    "      runs without a record (docs/scale-out.md)\n"
+    "  evaluate-one PLAN INDEX\n"
+    "      run array task INDEX's share of an evaluation plan on this node\n"
+    "      (what each task of --executor slurm runs)\n"
     "  manifest --task DIR [--runtime RT]\n"
     "      print the suite's test ids, collected in the runner box with no\n"
     "      candidate (the content of tests/MANIFEST)\n"
@@ -404,29 +415,48 @@ static int cmd_evaluate(int argc, char **argv)
     a.repeat = 1;
     a.jobs = 1;
     int json_out = 0, rc = 2;
-    static const struct option lo[] = {{"task", required_argument, 0, 't'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"candidate", required_argument, 0, 'c'},
-                                       {"fixtures", required_argument, 0, 'f'},
-                                       {"repeat", required_argument, 0, 'r'},
-                                       {"jobs", required_argument, 0, 'j'},
-                                       {"runtime", required_argument, 0, 'R'},
-                                       {"id", required_argument, 0, 'i'},
-                                       {"keep-scratch", no_argument, 0, 'k'},
-                                       {"json", no_argument, 0, 'J'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {"seed", required_argument, 0, 'S'},
-                                       {"sign-key", required_argument, 0, 'K'},
-                                       {"risk", required_argument, 0, 'Z'},
-                                       {"config", required_argument, 0, 'C'},
-                                       {"approve", required_argument, 0, 'A'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"task", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},
+        {"candidate", required_argument, 0, 'c'},
+        {"fixtures", required_argument, 0, 'f'},
+        {"repeat", required_argument, 0, 'r'},
+        {"jobs", required_argument, 0, 'j'},
+        {"runtime", required_argument, 0, 'R'},
+        {"id", required_argument, 0, 'i'},
+        {"keep-scratch", no_argument, 0, 'k'},
+        {"json", no_argument, 0, 'J'},
+        {"quiet", no_argument, 0, 'q'},
+        {"seed", required_argument, 0, 'S'},
+        {"sign-key", required_argument, 0, 'K'},
+        {"risk", required_argument, 0, 'Z'},
+        {"config", required_argument, 0, 'C'},
+        {"approve", required_argument, 0, 'A'},
+        {"executor", required_argument, 0, 'X'},
+        {"partition", required_argument, 0, 'P'},
+        {"account", required_argument, 0, 'Y'},
+        {"time-limit", required_argument, 0, 'L'},
+        {"sbatch-arg", required_argument, 0, 'B'},
+        {"throttle", required_argument, 0, 'T'},
+        {"per-task", required_argument, 0, 'N'},
+        {"resume", no_argument, 0, 'U'},
+        {0, 0, 0, 0}};
     char *risk[64];
     size_t n_risk = 0;
     const char *config_path = NULL;
     bench_config cfg;
     memset(&cfg, 0, sizeof cfg);
     int c;
+    const char *executor = "local";
+    size_t missing = 0;
+    int bad_input = 0;
+    slurm_opts so;
+    memset(&so, 0, sizeof so);
+    so.per_task = 1;
+    so.missing = &missing;
+    so.bad_input = &bad_input;
+    const char **sbatch_args = xcalloc((size_t)argc + 1, sizeof *sbatch_args);
+    int slurm_only = 0;
     const char *sign_key = getenv("SANDBOX_BENCH_SIGN_KEY");
     if (sign_key && !sign_key[0])
         sign_key = NULL;
@@ -441,6 +471,7 @@ static int cmd_evaluate(int argc, char **argv)
             a.seed = strtoll(optarg, &end, 10);
             if (errno || !end || *end || end == optarg) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--seed \"%s\": fix: give an integer",
                                    optarg);
             }
@@ -456,6 +487,7 @@ static int cmd_evaluate(int argc, char **argv)
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1]) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--candidate \"%s\": fix: write "
                                    "LABEL=DIR",
                                    optarg);
@@ -464,6 +496,7 @@ static int cmd_evaluate(int argc, char **argv)
             if (!dir || !path_is_dir(dir)) {
                 free(dir);
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return usage_error("--candidate \"%s\": DIR does not exist",
                                    optarg);
             }
@@ -476,21 +509,43 @@ static int cmd_evaluate(int argc, char **argv)
         case 'f':
             if (add_fixture_dir(optarg, &cands, &n) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
         case 'r':
             if (cli_parse_count("--repeat", optarg, &a.repeat) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
         case 'j':
             if (cli_parse_count("--jobs", optarg, &a.jobs) != 0) {
                 candidates_free(cands, n);
+                free(sbatch_args);
                 return 2;
             }
             break;
+        case 'X': executor = optarg; break;
+        case 'P': so.partition = optarg, slurm_only = 1; break;
+        case 'Y': so.account = optarg, slurm_only = 1; break;
+        case 'L': so.time_limit = optarg, slurm_only = 1; break;
+        case 'B':
+            sbatch_args[so.n_sbatch_args++] = optarg;
+            slurm_only = 1;
+            break;
+        case 'T':
+        case 'N':
+            if (cli_parse_count(c == 'T' ? "--throttle" : "--per-task", optarg,
+                                c == 'T' ? &so.throttle : &so.per_task)) {
+                candidates_free(cands, n);
+                free(sbatch_args);
+                return 2;
+            }
+            slurm_only = 1;
+            break;
+        case 'U': so.resume = 1; break;
         case 'R': a.runtime = optarg; break;
         case 'i': a.eval_id = optarg; break;
         case 'k': a.keep_scratch = 1; break;
@@ -499,12 +554,48 @@ static int cmd_evaluate(int argc, char **argv)
         default: candidates_free(cands, n); return 2;
         }
     }
+    so.sbatch_args = sbatch_args;
     if (!task_dir || optind < argc) {
         candidates_free(cands, n);
+        free(sbatch_args);
         return usage_error("evaluate needs --task DIR%s", "");
+    }
+    if (strcmp(executor, "local") && strcmp(executor, "slurm")) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--executor \"%s\": fix: give local or slurm",
+                           executor);
+    }
+    int use_slurm = !strcmp(executor, "slurm");
+    if (!use_slurm && (slurm_only || so.resume)) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--partition, --account, --time-limit, "
+                           "--sbatch-arg, --throttle, --per-task and --resume "
+                           "are for --executor slurm; fix: add --executor "
+                           "slurm%s",
+                           "");
+    }
+    if (so.resume && !a.eval_id) {
+        candidates_free(cands, n);
+        free(sbatch_args);
+        return usage_error("--resume needs the --id ID of the evaluation to "
+                           "finish; fix: pass the id printed when it was "
+                           "interrupted%s",
+                           "");
+    }
+    char self[4096];
+    if (use_slurm) {
+        if (slurm_cli_setup(&so, self, sizeof self) != 0) {
+            candidates_free(cands, n);
+            free(sbatch_args);
+            return 2;
+        }
+        a.slurm = &so;
     }
     if (a.eval_id && !valid_name(a.eval_id)) {
         candidates_free(cands, n);
+        free(sbatch_args);
         return usage_error("--id \"%s\": fix: use only letters, digits, "
                            "'.', '_' and '-'",
                            a.eval_id);
@@ -514,6 +605,7 @@ static int cmd_evaluate(int argc, char **argv)
     if (task_load(task_dir, &t, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
         candidates_free(cands, n);
+        free(sbatch_args);
         return 2;
     }
     a.risk_specs = risk;
@@ -523,6 +615,7 @@ static int cmd_evaluate(int argc, char **argv)
             fprintf(stderr, "sandbox-bench: %s\n", e.msg);
             task_free(&t);
             candidates_free(cands, n);
+            free(sbatch_args);
             return 2;
         }
         a.config = &cfg;
@@ -547,7 +640,7 @@ static int cmd_evaluate(int argc, char **argv)
     a.sign_key = sign_key;
     if (evaluate_all(&t, cands, n, &a, &results, &eval_dir, &e) != 0) {
         fprintf(stderr, "sandbox-bench: %s\n", e.msg);
-        rc = 1;
+        rc = bad_input ? 2 : 1;
         goto done;
     }
     if (sign_key && !a.quiet)
@@ -567,13 +660,35 @@ static int cmd_evaluate(int argc, char **argv)
     json_decref(results);
     free(eval_dir);
     rc = 0;
+    if (missing) {
+        fprintf(stderr,
+                "sandbox-bench: %zu run%s ended without a record (status "
+                "slurm:<STATE>); fix: rerun with --resume --id %s\n",
+                missing, missing == 1 ? "" : "s", a.eval_id ? a.eval_id : "ID");
+        rc = 1;
+    }
 done:
     free(abs_out);
     task_free(&t);
     if (config_path)
         config_free(&cfg);
     candidates_free(cands, n);
+    free(sbatch_args);
     return rc;
+}
+
+static int cmd_evaluate_one(int argc, char **argv)
+{
+    static const struct option lo[] = {{0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+        return 2;
+    if (optind + 2 != argc)
+        return usage_error("evaluate-one needs PLAN INDEX (the plan.json "
+                           "--executor slurm wrote and the array task's "
+                           "index)%s",
+                           "");
+    return evaluate_one_main(argv[optind], argv[optind + 1]);
 }
 
 static int cmd_manifest(int argc, char **argv)
@@ -814,6 +929,8 @@ int main(int argc, char **argv)
         rc = cmd_implement(argc, argv);
     else if (!strcmp(cmd, "evaluate"))
         rc = cmd_evaluate(argc, argv);
+    else if (!strcmp(cmd, "evaluate-one"))
+        rc = cmd_evaluate_one(argc, argv);
     else if (!strcmp(cmd, "report"))
         rc = cmd_report(argc, argv);
     else if (!strcmp(cmd, "manifest"))

@@ -48,6 +48,7 @@ int run_all(const bench_task *t, const bench_config *c, const runall_args *a,
     ea.jobs = a->jobs;
     ea.quiet = a->quiet;
     ea.eval_id = a->id;
+    ea.slurm = a->slurm;
     ea.config = c; /* per-model risk tiers */
     json_t *results = NULL;
     char *eval_dir = NULL;

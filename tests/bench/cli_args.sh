@@ -34,6 +34,18 @@ for c in new-task check implement evaluate report judge aggregate run-all; do
         fail "$c --out X --help"
     ok "$c --help / -h / after options: its own usage"
 done
+"$BENCH" evaluate-one --help | grep -q '^usage: sandbox-bench evaluate-one PLAN INDEX' ||
+    fail "evaluate-one --help"
+rc=0; "$BENCH" evaluate-one "$W/plan.json" 2>"$W/err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'evaluate-one needs PLAN INDEX' "$W/err" || fail "evaluate-one PLAN: rc $rc"
+"$BENCH" evaluate --help | grep -q -- '--executor local|slurm' || fail "evaluate --help: no --executor"
+rc=0; "$BENCH" evaluate --task "$TASK" --executor cloud 2>"$W/err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'fix: give local or slurm' "$W/err" || fail "--executor cloud: rc $rc"
+rc=0; "$BENCH" evaluate --task "$TASK" --per-task 4 2>"$W/err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'are for --executor slurm' "$W/err" || fail "--per-task without slurm: rc $rc"
+rc=0; "$BENCH" evaluate --resume --executor slurm --task "$TASK" 2>"$W/err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'resume needs the --id' "$W/err" || fail "--resume without --id: rc $rc"
+ok "evaluate-one --help; --executor and its options checked before anything runs"
 "$BENCH" --help | grep -q '^  run-all ' || fail "sandbox-bench --help lost the full list"
 ok "sandbox-bench --help: every command"
 
