@@ -62,6 +62,9 @@ static const char usage_text[] =
     "  --max-net-bytes N      bytes both ways per run (default: no cap)\n"
     "  --memory SIZE          memory limit, e.g. 512m, 2g "
     "(default " SANDBOX_DEFAULT_MEMORY ")\n"
+    "  --disk-limit SIZE      cap on what the box can write (workspace, /tmp,\n"
+    "                         ...), e.g. 512m, 4g "
+    "(default " SANDBOX_DEFAULT_DISK_LIMIT ")\n"
     "  --pids N               process limit (default 512)\n"
     "  --cpus N               CPU limit (default 2.0, clamped to the host)\n"
     "  --workspace DIR        mounted read-write at /workspace (default: .)\n"
@@ -222,6 +225,8 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         "memory", jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
         "runtime", jstr(o->runtime), "output_limit",
         (json_int_t)o->output_limit, "env", env, "mounts", mounts);
+    if (opts != NULL)
+        json_object_set_new(opts, "disk_limit", jstr(o->disk_limit));
     if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
         json_t *allow = json_array();
         for (size_t i = 0; i < o->n_allow; i++)
@@ -265,6 +270,18 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
                 json_array_append_new(net, v);
             l += len + (nl != NULL);
         }
+        /* What ran and how it was confined (issue 9, 14). */
+        json_object_set_new(root, "image_id", jstr(r->image_id));
+        json_object_set_new(root, "backend", jstr(r->backend));
+        json_object_set_new(root, "host_root",
+                            r->host_root < 0 ? json_null()
+                                             : json_boolean(r->host_root));
+        json_object_set_new(root, "disk_limit_hit",
+                            json_boolean(r->disk_limit_hit));
+        json_object_set_new(root, "disk_bytes",
+                            r->disk_bytes
+                                ? json_integer((json_int_t)r->disk_bytes)
+                                : json_null());
         json_object_set_new(root, "net_attempts",
                             json_integer((json_int_t)r->net_attempts));
         json_object_set_new(root, "net_log", net);
@@ -325,6 +342,7 @@ enum {
     OPT_TIMEOUT,
     OPT_NETWORK,
     OPT_MEMORY,
+    OPT_DISK_LIMIT,
     OPT_PIDS,
     OPT_CPUS,
     OPT_WORKSPACE,
@@ -349,6 +367,7 @@ static const struct option run_longopts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"network", required_argument, NULL, OPT_NETWORK},
     {"memory", required_argument, NULL, OPT_MEMORY},
+    {"disk-limit", required_argument, NULL, OPT_DISK_LIMIT},
     {"pids", required_argument, NULL, OPT_PIDS},
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"workspace", required_argument, NULL, OPT_WORKSPACE},
@@ -518,6 +537,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         switch (ch) {
         case OPT_IMAGE: o->image = optarg; break;
         case OPT_MEMORY: o->memory = optarg; break;
+        case OPT_DISK_LIMIT: o->disk_limit = optarg; break;
         case OPT_RUNTIME: o->runtime = optarg; break;
         case OPT_ENV: c->env[o->n_env++] = optarg; break;
         case OPT_JSON: c->json = 1; break;
