@@ -484,6 +484,17 @@ static void set_result(sandbox_result *res, const sbx_plan *p,
 }
 
 /* Capture until the box ends (or the deadline, or cancel), then fill res. */
+/* What ran, pinned: our cache's exports are named by the engine's image ID
+ * (rootfs.c), so the export this box used is its identity. */
+static void set_image_id(const native_run *r, sandbox_result *res)
+{
+    if (!SBX_HAS(res, image_id) || res->image_id != NULL || !r->own_rootfs)
+        return;
+    const char *b = strrchr(r->rootfs, '/');
+    if (b != NULL && strspn(b + 1, "0123456789abcdef") == 64 && b[65] == '\0')
+        res->image_id = sbx_asprintf("sha256:%s", b + 1);
+}
+
 static int run_box(native_run *r, const sbx_plan *p, sandbox_result *res,
                    sbx_err *e)
 {
@@ -510,6 +521,7 @@ static int run_box(native_run *r, const sbx_plan *p, sandbox_result *res,
     res->cpu_sec = st.cpu_sec;
     if (rc == 0)
         set_result(res, p, &cap, &st);
+    set_image_id(r, res);
     return rc;
 }
 
