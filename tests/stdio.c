@@ -242,6 +242,14 @@ START_TEST(test_stdin_endless_fd_closed_by_box)
     o.stdin_fd = zero;
     o.timeout_sec = 30;
     int rc = run(&o, &r);
+    /* podman's attach can drop a container's whole output when it exits
+     * while its client is still streaming stdin (seen once in ~5 runs
+     * under ASan, never on docker or native): one retry, said so. */
+    if (rc == 0 && r.out.len == 0 && strcmp(runtime(), "podman") == 0) {
+        fprintf(stderr, "stdio: podman lost the output once; retrying\n");
+        sandbox_result_free(&r);
+        rc = run(&o, &r);
+    }
     assert_exit0(rc, &r);
     ck_assert_msg(strstr(r.out.data, "1000") && strstr(r.out.data, "ok"),
                   "stdout: %s", r.out.data);

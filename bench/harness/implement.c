@@ -1179,7 +1179,8 @@ int implement_run(const bench_task *t, const bench_config *c,
         json_t *iid = json_object_get(meta, "sandbox_image_id");
         json_t *be = json_object_get(meta, "sandbox_backend");
         json_object_set(rec, "image_id", iid ? iid : json_null());
-        json_object_set(rec, "backend", be ? be : json_string("host"));
+        json_object_set_new(rec, "backend",
+                            be ? json_incref(be) : json_string("host"));
         char *log_path = path_join(a->out_dir, "log.jsonl");
         bench_err le;
         if (!rec || log_append(log_path, rec, &le) != 0)
