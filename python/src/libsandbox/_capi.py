@@ -69,6 +69,11 @@ class sandbox_opts(ctypes.Structure):
         ("stderr_fd", ctypes.c_int),
         ("on_output", OUTPUT_FN),
         ("on_output_ctx", ctypes.c_void_p),
+        # network allowlist (issue 11)
+        ("allow", ctypes.POINTER(ctypes.c_char_p)),
+        ("n_allow", ctypes.c_size_t),
+        ("max_connections", ctypes.c_size_t),
+        ("max_net_bytes", ctypes.c_uint64),
     ]
 
 
@@ -103,6 +108,9 @@ class sandbox_result(ctypes.Structure):
         ("host_root", ctypes.c_int),
         ("disk_limit_hit", ctypes.c_int),
         ("disk_bytes", ctypes.c_uint64),
+        # network allowlist (issue 11); owned by the result
+        ("net_attempts", ctypes.c_size_t),
+        ("net_log", ctypes.c_void_p),
     ]
 
 
