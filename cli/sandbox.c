@@ -32,14 +32,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sandbox.h"
-
-#define EXIT_SANDBOX 125 /* sandbox itself failed (usage, option, runtime) */
 
 static const char usage_text[] =
     "Usage: sandbox [OPTION ...] -- COMMAND [ARG ...]\n"
     "       sandbox [OPTION ...] --argv -- PROGRAM [ARG ...]\n"
     "       sandbox gc [--all] [--runtime NAME|PATH]\n"
+    "       sandbox box create|exec|cp|ls|rm ...   (sandbox box --help)\n"
     "\n"
     "Run COMMAND (the words after --, joined by single spaces, run as\n"
     "`sh -c`; with --argv, PROGRAM exec'd with each ARG as one argument,\n"
@@ -89,28 +89,113 @@ static const char usage_text[] =
     "Exit status: the command's; 124 timeout; 125 sandbox failed;\n"
     "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n";
 
-__attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt,
-                                                              ...)
+const char *cli_help_hint = "sandbox --help";
+
+/* A UTF-8 sequence at s (n bytes left): its length and code point, or 0
+ * when it is not valid (overlong, surrogate, beyond U+10FFFF, cut). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    va_list ap;
-    fputs("sandbox: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'sandbox --help'.\n", stderr);
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || s[0] > 0xf4 || len > n)
+        return 0;
+    uint32_t c = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
 }
 
-__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
+static void put_text(FILE *f, const char *s, int json);
+
+void cli_put_text(FILE *f, const char *s)
+{
+    put_text(f, s, 0);
+}
+
+int cli_put_json(FILE *f, json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2));
+    if (s == NULL)
+        return -1;
+    /* jansson escapes C0 and quotes; what it leaves raw (DEL, C1, bidi
+     * controls) can only be inside strings, where \uNNNN means the same
+     * character: the JSON is unchanged as data. */
+    put_text(f, s, 1);
+    free(s);
+    return ferror(f) ? -1 : 0;
+}
+
+static void put_text(FILE *f, const char *s, int json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    while (n > 0) {
+        uint32_t cp = 0;
+        size_t len = p[0] < 0x80 ? 1 : utf8_seq(p, n, &cp);
+        if (len == 1)
+            cp = p[0];
+        /* Printable text, newline and tab pass; C0 and C1 controls, DEL,
+         * the bidirectional overrides and isolates (text that reorders
+         * what follows it) and invalid bytes are shown escaped. */
+        int bad = len == 0 || (cp < 0x20 && cp != '\n' && cp != '\t') ||
+                  (cp >= 0x7f && cp <= 0x9f) ||
+                  (cp >= 0x202a && cp <= 0x202e) ||
+                  (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061c ||
+                  cp == 0x200e || cp == 0x200f;
+        if (!bad) {
+            fwrite(p, 1, len, f);
+        } else if (json && len >= 1) {
+            fprintf(f, "\\u%04x", (unsigned)cp);
+        } else if (len <= 1) {
+            fprintf(f, "\\x%02x", p[0]);
+            len = 1;
+        } else {
+            fprintf(f, "\\u%04x", (unsigned)cp);
+        }
+        p += len;
+        n -= len;
+    }
+}
+
+/* Messages may quote what a box chose (a file name, a link's target, the
+ * tail of its stderr): they reach the operator's terminal as text only. */
+static void vmessage(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    fputs("sandbox: ", stderr);
+    if (vasprintf(&s, fmt, ap) < 0) {
+        fputs("(out of memory formatting a message)", stderr);
+        return;
+    }
+    cli_put_text(stderr, s);
+    free(s);
+}
+
+__attribute__((format(printf, 1, 2))) void usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("sandbox: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s'.\n", cli_help_hint);
+}
+
+__attribute__((format(printf, 1, 2))) void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
 
-static void unknown_option(char **argv)
+void unknown_option(char **argv)
 {
     if (optopt)
         usage_error("unknown option '-%c'", optopt);
@@ -119,8 +204,8 @@ static void unknown_option(char **argv)
 }
 
 /* Digits only (no sign, no spaces), the whole string, in range. */
-static int parse_ulong(const char *flag, const char *s, unsigned long long max,
-                       unsigned long long *out)
+int parse_ulong(const char *flag, const char *s, unsigned long long max,
+                unsigned long long *out)
 {
     char *end;
     errno = 0;
@@ -135,7 +220,7 @@ static int parse_ulong(const char *flag, const char *s, unsigned long long max,
 }
 
 /* A finite, non-negative decimal number such as 10, 2.5, .5 or 1e3. */
-static int parse_double(const char *flag, const char *s, double *out)
+int parse_double(const char *flag, const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -185,9 +270,38 @@ static int install_cancel(void)
     return 0;
 }
 
+/* For box exec: the handlers above; returns the pipe's read end or -1. */
+int cli_install_cancel(void)
+{
+    return install_cancel() < 0 ? -1 : cancel_pipe[0];
+}
+
+int cli_got_signal(void)
+{
+    return got_signal;
+}
+
+void cli_close_cancel(void)
+{
+    if (cancel_pipe[0] >= 0) {
+        close(cancel_pipe[0]);
+        close(cancel_pipe[1]);
+        cancel_pipe[0] = cancel_pipe[1] = -1;
+    }
+}
+
+/* A string (a message may quote a box's bytes: repaired to UTF-8, or the
+ * whole result would fail to pack), or null. */
 static json_t *jstr(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    if (s == NULL)
+        return json_null();
+    json_t *j = json_string(s);
+    char *text = NULL;
+    if (j == NULL && sandbox_utf8_sanitize(s, strlen(s), &text, NULL) == 0)
+        j = json_string(text);
+    sandbox_free(text);
+    return j ? j : json_string("");
 }
 
 static json_t *jstream(const sandbox_stream *st)
@@ -201,46 +315,12 @@ static json_t *jstream(const sandbox_stream *st)
     return v ? v : json_string("");
 }
 
-static int print_json(const sandbox_opts *o, const sandbox_result *r)
+/* The result as JSON (everything `--json` prints but the options). */
+json_t *cli_result_json(const sandbox_result *r)
 {
-    json_t *env = json_array(), *mounts = json_array(), *words = json_null();
-    if (o->argv != NULL) {
-        words = json_array();
-        for (size_t i = 0; i < o->argc; i++)
-            json_array_append_new(words, json_string(o->argv[i]));
-    }
-    for (size_t i = 0; i < o->n_env; i++)
-        json_array_append_new(env, json_string(o->env[i]));
-    for (size_t i = 0; i < o->n_mounts; i++)
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "host",
-                                                o->mounts[i].host, "box",
-                                                o->mounts[i].box, "writable",
-                                                o->mounts[i].writable));
-    json_t *opts = json_pack(
-        "{s:o, s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
-        " s:I, s:o, s:o}",
-        "command", jstr(o->command), "argv", words, "image", jstr(o->image),
-        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
-        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
-        "memory", jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
-        "runtime", jstr(o->runtime), "output_limit",
-        (json_int_t)o->output_limit, "env", env, "mounts", mounts);
-    if (opts != NULL)
-        json_object_set_new(opts, "disk_limit", jstr(o->disk_limit));
-    if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
-        json_t *allow = json_array();
-        for (size_t i = 0; i < o->n_allow; i++)
-            json_array_append_new(allow, json_string(o->allow[i]));
-        json_object_set_new(opts, "network", json_string("allowlist"));
-        json_object_set_new(opts, "allow", allow);
-        json_object_set_new(opts, "max_connections",
-                            json_integer((json_int_t)o->max_connections));
-        json_object_set_new(opts, "max_net_bytes",
-                            json_integer((json_int_t)o->max_net_bytes));
-    }
     json_t *root = json_pack(
         "{s:o, s:i, s:i, s:o, s:o, s:I, s:b, s:o, s:I,"
-        " s:b, s:f, s:o, s:o, s:o, s:o, s:s}",
+        " s:b, s:f, s:o, s:o, s:o, s:s}",
         "reason", jstr(sandbox_end_name(r->reason)), "exit_code", r->exit_code,
         "term_signal", r->term_signal, "error",
         r->error ? json_string(sandbox_strerror(r->error)) : json_null(),
@@ -249,7 +329,7 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
         "stderr_bytes", (json_int_t)r->err.total, "stderr_truncated",
         r->err.truncated, "wall_sec", r->wall_sec, "runtime", jstr(r->runtime),
         "container_name", jstr(r->container_name), "message", jstr(r->message),
-        "options", opts, "version", sandbox_version());
+        "version", sandbox_version());
     /* Resource costs, where the backend measures them (native: cgroups). */
     if (root != NULL) {
         json_object_set_new(root, "peak_memory_bytes",
@@ -286,9 +366,53 @@ static int print_json(const sandbox_opts *o, const sandbox_result *r)
                             json_integer((json_int_t)r->net_attempts));
         json_object_set_new(root, "net_log", net);
     }
+    return root;
+}
+
+static int print_json(const sandbox_opts *o, const sandbox_result *r)
+{
+    json_t *root = cli_result_json(r);
+    json_t *env = json_array(), *mounts = json_array(), *words = json_null();
+    if (o->argv != NULL) {
+        words = json_array();
+        for (size_t i = 0; i < o->argc; i++)
+            json_array_append_new(words, json_string(o->argv[i]));
+    }
+    for (size_t i = 0; i < o->n_env; i++)
+        json_array_append_new(env, json_string(o->env[i]));
+    for (size_t i = 0; i < o->n_mounts; i++)
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "host",
+                                                o->mounts[i].host, "box",
+                                                o->mounts[i].box, "writable",
+                                                o->mounts[i].writable));
+    json_t *opts = json_pack(
+        "{s:o, s:o, s:o, s:o, s:f, s:s, s:o, s:I, s:f, s:o,"
+        " s:I, s:o, s:o}",
+        "command", jstr(o->command), "argv", words, "image", jstr(o->image),
+        "workspace", jstr(o->workspace), "timeout_sec", o->timeout_sec,
+        "network", o->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none",
+        "memory", jstr(o->memory), "pids", (json_int_t)o->pids, "cpus", o->cpus,
+        "runtime", jstr(o->runtime), "output_limit",
+        (json_int_t)o->output_limit, "env", env, "mounts", mounts);
+    if (opts != NULL)
+        json_object_set_new(opts, "disk_limit", jstr(o->disk_limit));
+    if (opts != NULL && o->network == SANDBOX_NETWORK_ALLOWLIST) {
+        json_t *allow = json_array();
+        for (size_t i = 0; i < o->n_allow; i++)
+            json_array_append_new(allow, json_string(o->allow[i]));
+        json_object_set_new(opts, "network", json_string("allowlist"));
+        json_object_set_new(opts, "allow", allow);
+        json_object_set_new(opts, "max_connections",
+                            json_integer((json_int_t)o->max_connections));
+        json_object_set_new(opts, "max_net_bytes",
+                            json_integer((json_int_t)o->max_net_bytes));
+    }
+    if (root != NULL && opts != NULL)
+        json_object_set_new(root, "options", opts);
+    else
+        json_decref(opts);
     int rc = -1;
-    if (root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
-        fputc('\n', stdout) != EOF)
+    if (root && cli_put_json(stdout, root) == 0 && fputc('\n', stdout) != EOF)
         rc = 0;
     json_decref(root);
     return rc;
@@ -313,7 +437,10 @@ static int run_gc(int argc, char **argv)
                 "Usage: sandbox gc [--all] [--runtime NAME|PATH]\n"
                 "Remove containers left behind by sandbox (label " SANDBOX_LABEL
                 ") whose owner\nprocess is gone; with --all, "
-                "every one of them.\n",
+                "every one of them.  Also remove the registry\n"
+                "entries of CLI boxes (sandbox box) that expired or whose "
+                "keeper died\n(--all: every CLI box, live ones destroyed "
+                "first).\n",
                 stdout);
             return 0;
         case ':':
@@ -326,15 +453,19 @@ static int run_gc(int argc, char **argv)
         usage_error("unexpected argument '%s' for gc", argv[optind]);
         return EXIT_SANDBOX;
     }
-    unsigned removed = 0;
+    unsigned removed = 0, boxes = 0;
     char *msg = NULL;
+    /* CLI boxes first: what a swept box left is then the library's. */
+    int brc = cli_box_gc(runtime, all, &boxes);
     int rc = sandbox_gc(runtime, all, &removed, &msg);
     if (rc < 0)
         fail("gc failed: %s", msg ? msg : sandbox_strerror(rc));
     else
         printf("removed %u container%s\n", removed, removed == 1 ? "" : "s");
+    if (brc == 0)
+        printf("removed %u box entr%s\n", boxes, boxes == 1 ? "y" : "ies");
     sandbox_free(msg);
-    return rc < 0 ? EXIT_SANDBOX : 0;
+    return rc < 0 || brc < 0 ? EXIT_SANDBOX : 0;
 }
 
 enum {
@@ -386,24 +517,6 @@ static const struct option run_longopts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
-};
-
-/* Everything main() allocates, released in one place. */
-struct cli {
-    sandbox_opts opts;
-    sandbox_result res;
-    char *command, *workspace, *text;
-    const char **env;
-    sandbox_mount *mounts;
-    char **mount_bufs; /* one realpath'd host and one copy per mount */
-    size_t n_bufs;
-    int json;
-    int argv_mode;     /* --argv: the words are the argv, not joined */
-    int stdin_file;    /* --stdin FILE: the fd opened, else -1 */
-    char **allow;      /* --allow / --allow-file entries, owned */
-    char **allow_from; /* where each came from, for error messages */
-    size_t n_allow, cap_allow;
-    int network_set;
 };
 
 static int push_allow(struct cli *c, const char *entry, const char *from)
@@ -523,7 +636,7 @@ static char *join_words(char **words, int n)
 }
 
 /* Fill c->opts from argv.  Returns -1 to go on, or an exit status. */
-static int parse_args(struct cli *c, int argc, char **argv)
+int cli_parse_args(struct cli *c, int argc, char **argv)
 {
     sandbox_opts *o = &c->opts;
     const char *ws = NULL;
@@ -533,6 +646,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
     /* Options end at the first "--"; getopt never sees the command. */
     while (dd < argc && strcmp(argv[dd], "--"))
         dd++;
+    if (c->box_create && dd < argc) {
+        usage_error("box create takes no command: run it with "
+                    "'sandbox box exec ID -- COMMAND'");
+        return EXIT_SANDBOX;
+    }
     while ((ch = getopt_long(dd, argv, "+:hV", run_longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_IMAGE: o->image = optarg; break;
@@ -624,7 +742,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
                    sandbox_version());
             return 0;
         case 'h':
-        case OPT_HELP: fputs(usage_text, stdout); return 0;
+        case OPT_HELP: fputs(c->help ? c->help : usage_text, stdout); return 0;
         case ':':
             usage_error("option '%s' needs a value", argv[optind - 1]);
             return EXIT_SANDBOX;
@@ -636,11 +754,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
                     argv[optind]);
         return EXIT_SANDBOX;
     }
-    if (dd >= argc - 1) {
+    if (c->box_create) {
+        /* Validated with a stand-in command (the box runs none). */
+        o->command = "true";
+    } else if (dd >= argc - 1) {
         usage_error("no command given: put the command after --");
         return EXIT_SANDBOX;
-    }
-    if (c->argv_mode) {
+    } else if (c->argv_mode) {
         o->argv = (const char *const *)(argv + dd + 1);
         o->argc = (size_t)(argc - dd - 1);
     } else {
@@ -666,11 +786,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
     return -1;
 }
 
-static int run(struct cli *c)
+/* sandbox_opts_validate, its message on stderr; 0 or an exit status. */
+int cli_validate(struct cli *c)
 {
-    sandbox_opts *o = &c->opts;
     char *msg = NULL;
-    int rc = sandbox_opts_validate(o, &msg);
+    int rc = sandbox_opts_validate(&c->opts, &msg);
     if (rc < 0) {
         /* "allow[N] ..." names the entry; say where it came from. */
         size_t idx;
@@ -685,6 +805,15 @@ static int run(struct cli *c)
         sandbox_free(msg);
         return EXIT_SANDBOX;
     }
+    return 0;
+}
+
+static int run(struct cli *c)
+{
+    sandbox_opts *o = &c->opts;
+    int rc = cli_validate(c);
+    if (rc != 0)
+        return rc;
     if (install_cancel() < 0)
         return fail("cannot set up signal handling: %s", strerror(errno)),
                EXIT_SANDBOX;
@@ -723,52 +852,60 @@ static int run(struct cli *c)
     return c->res.exit_code;
 }
 
+/* 0, or an exit status (the message printed). */
+int cli_init(struct cli *c, int argc)
+{
+    memset(c, 0, sizeof *c);
+    c->stdin_file = -1;
+    if (sandbox_opts_init(&c->opts, sizeof c->opts) < 0 ||
+        sandbox_result_init(&c->res, sizeof c->res) < 0) {
+        fail("libsandbox rejected the struct sizes (ABI mismatch)");
+        return EXIT_SANDBOX;
+    }
+    size_t cap = (size_t)argc + 1;
+    c->env = calloc(cap, sizeof *c->env);
+    c->mounts = calloc(cap, sizeof *c->mounts);
+    c->mount_bufs = calloc(2 * cap, sizeof *c->mount_bufs);
+    if (!c->env || !c->mounts || !c->mount_bufs) {
+        fail("out of memory");
+        return EXIT_SANDBOX;
+    }
+    return 0;
+}
+
+void cli_release(struct cli *c)
+{
+    sandbox_result_free(&c->res);
+    sandbox_free(c->text);
+    for (size_t i = 0; i < c->n_bufs; i++)
+        free(c->mount_bufs[i]);
+    free(c->mount_bufs);
+    free(c->mounts);
+    free(c->env);
+    for (size_t i = 0; i < c->n_allow; i++) {
+        free(c->allow[i]);
+        free(c->allow_from[i]);
+    }
+    free(c->allow);
+    free(c->allow_from);
+    free(c->workspace);
+    free(c->command);
+    if (c->stdin_file >= 0)
+        close(c->stdin_file);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "gc"))
         return run_gc(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "box"))
+        return cli_box_main(argc - 1, argv + 1);
 
     struct cli c;
-    memset(&c, 0, sizeof c);
-    c.stdin_file = -1;
-    if (sandbox_opts_init(&c.opts, sizeof c.opts) < 0 ||
-        sandbox_result_init(&c.res, sizeof c.res) < 0) {
-        fail("libsandbox rejected the struct sizes (ABI mismatch)");
-        return EXIT_SANDBOX;
-    }
-    size_t cap = (size_t)argc;
-    c.env = calloc(cap, sizeof *c.env);
-    c.mounts = calloc(cap, sizeof *c.mounts);
-    c.mount_bufs = calloc(2 * cap, sizeof *c.mount_bufs);
-
-    int status;
-    if (!c.env || !c.mounts || !c.mount_bufs) {
-        fail("out of memory");
-        status = EXIT_SANDBOX;
-    } else if ((status = parse_args(&c, argc, argv)) < 0) {
+    int status = cli_init(&c, argc);
+    if (status == 0 && (status = cli_parse_args(&c, argc, argv)) < 0)
         status = run(&c);
-    }
-
-    sandbox_result_free(&c.res);
-    sandbox_free(c.text);
-    for (size_t i = 0; i < c.n_bufs; i++)
-        free(c.mount_bufs[i]);
-    free(c.mount_bufs);
-    free(c.mounts);
-    free(c.env);
-    for (size_t i = 0; i < c.n_allow; i++) {
-        free(c.allow[i]);
-        free(c.allow_from[i]);
-    }
-    free(c.allow);
-    free(c.allow_from);
-    free(c.workspace);
-    free(c.command);
-    if (c.stdin_file >= 0)
-        close(c.stdin_file);
-    if (cancel_pipe[0] >= 0) {
-        close(cancel_pipe[0]);
-        close(cancel_pipe[1]);
-    }
+    cli_release(&c);
+    cli_close_cancel();
     return status;
 }

@@ -17,6 +17,9 @@ jobs=2
 if [[ "${1:-}" == "-j" ]]; then
     jobs=$2
     shift 2
+elif [[ "${1:-}" == -j[0-9]* ]]; then
+    jobs=${1#-j}
+    shift
 fi
 types=("$@")
 ((${#types[@]})) || types=(Release Debug RelWithDebInfo MinSizeRel)

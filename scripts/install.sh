@@ -67,6 +67,7 @@ PACKAGES=(
     # build toolchain and libraries
     cmake gcc clang pkg-config git
     check libjansson-dev libsubunit-dev libseccomp-dev libxml2-dev libssl-dev
+    libarchive-dev
     # analysis / test tooling
     valgrind cppcheck clang-format clang-tidy libclang-rt-14-dev python3-pytest
     python3-pip python3-setuptools python3-wheel

@@ -21,10 +21,10 @@ out=$("$work/minimal-pc" 'echo via-pkg-config' busybox:latest)
 echo "pkg-config consumer: ok"
 
 # The other two examples, through pkg-config as well.
-for ex in eval_dir structured; do
+for ex in eval_dir structured box pool; do
     # shellcheck disable=SC2046
     cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$root/examples/$ex.c" \
-        $(pkg-config --cflags --libs libsandbox) -o "$work/$ex"
+        $(pkg-config --cflags --libs libsandbox) -lpthread -o "$work/$ex"
 done
 mkdir -p "$work/scripts"
 printf 'echo ok\n' >"$work/scripts/a-good.sh"
@@ -37,6 +37,25 @@ echo "$table"
     grep -q '^c-slow.sh *timeout *124' <<<"$table" ||
     { echo "eval_dir table is wrong" >&2; exit 1; }
 echo "eval_dir example: ok"
+# Boxes (0.3.0): state across execs, an exec timeout that leaves the box,
+# put/get, a clear error after destroy; a pool whose every run is fresh.
+for rt in native podman; do
+    out=$("$work/box" "$rt" busybox:latest)
+    echo "$out"
+    grep -q '^read it back .*exited exit=0 out=state$' <<<"$out" &&
+        grep -q '^timed out exec .*timeout exit=124' <<<"$out" &&
+        grep -q '^sleepers left .*out=0$' <<<"$out" &&
+        grep -q '^put + get round trip: ok' <<<"$out" &&
+        grep -q '^exec after destroy: .*destroyed' <<<"$out" ||
+        { echo "box example ($rt) is wrong" >&2; exit 1; }
+done
+out=$(SANDBOX_RUNTIME=native "$work/pool" 'echo one' 'echo two' 'echo three' \
+    'test ! -e /tmp/seen && touch /tmp/seen && echo fresh' \
+    'test ! -e /tmp/seen && touch /tmp/seen && echo fresh')
+echo "$out"
+[[ $(grep -c '^fresh$' <<<"$out") -eq 2 ]] && grep -q '^one$' <<<"$out" &&
+    grep -q '^three$' <<<"$out" || { echo "pool example failed" >&2; exit 1; }
+echo "box and pool examples: ok"
 # The structured example, line by line: every line must match its pattern,
 # in order, and there must be no other line (an empty stream once ran into
 # the next field: "stderr:    0 of 0 bytes: wall: ...").

@@ -99,7 +99,8 @@ START_TEST(test_defaults_argv)
         "--tmpfs=/run:rw,exec,nosuid,nodev,size=1073741824,mode=755",
         "--tmpfs=/root:rw,exec,nosuid,nodev,size=1073741824,"
         "mode=700",
-        name_arg, label, "debian:stable-slim", "sh", "-c", "echo hi");
+        "--no-healthcheck", name_arg, label, "debian:stable-slim", "sh", "-c",
+        "echo hi");
     free(cpus);
     sbx_argv_free(argv);
     sbx_plan_free(&p);
@@ -158,9 +159,10 @@ START_TEST(test_all_options_argv)
         "--tmpfs=/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
         "--tmpfs=/var/tmp:rw,exec,nosuid,nodev,size=67108864,mode=1777",
         "--tmpfs=/run:rw,exec,nosuid,nodev,size=67108864,mode=755",
-        "--tmpfs=/root:rw,exec,nosuid,nodev,size=67108864,mode=700", name_arg,
-        label, "-v", m0, "-v", m1, "--env=FOO=bar baz",
-        "--env=EMPTY=", "alpine:3.20", "sh", "-c", "make test");
+        "--tmpfs=/root:rw,exec,nosuid,nodev,size=67108864,mode=700",
+        "--no-healthcheck", name_arg, label, "-v", m0, "-v", m1,
+        "--env=FOO=bar baz", "--env=EMPTY=", "alpine:3.20", "sh", "-c",
+        "make test");
     sbx_argv_free(argv);
     sbx_plan_free(&p);
     free(ws);
@@ -321,7 +323,7 @@ START_TEST(test_plan_failure_frees)
     ck_assert_int_eq(sbx_plan_init(&p, &o, &e), SANDBOX_ENORUNTIME);
     ck_assert_ptr_null(p.runtime_path);
     ck_assert_ptr_null(p.workspace);
-    ck_assert_ptr_null(p.mount_args);
+    ck_assert_ptr_null(p.mounts);
     sbx_plan_free(&p);
 }
 END_TEST
@@ -463,6 +465,58 @@ START_TEST(test_dotted_paths_rejected)
 }
 END_TEST
 
+/* A box's `run -d`: the run argv's flags word for word, minus --rm, plus
+ * the control directory and the init on its stub, the init as command. */
+START_TEST(test_create_argv)
+{
+    sandbox_opts o;
+    sbx_plan p;
+    sbx_err e = {0};
+    base_opts(&o, ":");
+    o.runtime = "podman";
+    char **run = run_argv(&o, &p);
+    char *init_argv[] = {"--connect", "/.sandbox/ctl.sock", NULL};
+    char **cr = NULL;
+    ck_assert_int_eq(sbx_build_create_argv(&p, "/tmp/d", "/x/sandbox-init",
+                                           init_argv, &cr, &e),
+                     0);
+    size_t nr = 0, nc = 0;
+    while (run[nr])
+        nr++;
+    while (cr[nc])
+        nc++;
+    ck_assert_str_eq(cr[1], "run");
+    ck_assert_str_eq(cr[2], "-d");
+    ck_assert_str_eq(run[2], "--rm");
+    /* run: ... IMAGE sh -c CMD;
+     * create: ... -v DIR -v INIT IMAGE INIT ARGS */
+    ck_assert_uint_eq(nc, nr + 4);
+    for (size_t i = 3; i < nr - 4; i++)
+        ck_assert_str_eq(cr[i], run[i]);
+    ck_assert_str_eq(cr[nr - 4], "-v");
+    ck_assert_str_eq(cr[nr - 3], "/tmp/d:/.sandbox:ro");
+    ck_assert_str_eq(cr[nr - 2], "-v");
+    ck_assert_str_eq(cr[nr - 1], "/x/sandbox-init:/.sandbox/init:ro");
+    ck_assert_str_eq(cr[nr], run[nr - 4]); /* the image */
+    ck_assert_str_eq(cr[nr + 1], "/.sandbox/init");
+    ck_assert_str_eq(cr[nr + 2], "--connect");
+    ck_assert_str_eq(cr[nr + 3], "/.sandbox/ctl.sock");
+    /* Neither the one-shot box nor the long-lived one runs the image's
+     * HEALTHCHECK. */
+    bool hr = false, hc = false;
+    for (size_t i = 0; i < nr; i++)
+        hr = hr || strcmp(run[i], "--no-healthcheck") == 0;
+    for (size_t i = 0; i < nc; i++)
+        hc = hc || strcmp(cr[i], "--no-healthcheck") == 0;
+    ck_assert(hr && hc);
+    for (size_t i = 0; i < nc; i++)
+        ck_assert_str_ne(cr[i], "--rm");
+    sbx_argv_free(run);
+    sbx_argv_free(cr);
+    sbx_plan_free(&p);
+}
+END_TEST
+
 static Suite *argv_suite(void)
 {
     Suite *s = suite_create("argv");
@@ -480,6 +534,7 @@ static Suite *argv_suite(void)
     tcase_add_test(tc, test_rm_kill_ps_argv);
     tcase_add_test(tc, test_idmap_argv);
     tcase_add_test(tc, test_dotted_paths_rejected);
+    tcase_add_test(tc, test_create_argv);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "test_util.h"
 
+#include <errno.h>
 #include <limits.h>
 
 #define FFFD "\xef\xbf\xbd"
@@ -417,6 +418,47 @@ START_TEST(test_sandbox_format_api)
 }
 END_TEST
 
+/* Messages may quote the box (a link target, a file name, its stderr): a
+ * caller printing one must not have the box act on its terminal.  The raw
+ * text, as a naive message would carry it, does hold the escapes (the
+ * control); through sbx_fail and sbx_set_message none is left. */
+START_TEST(test_messages_terminal_safe)
+{
+    const char *evil = "a\x1b]0;pwned\x07 b\x1b[2J\r\n\xc2\x9b"
+                       "31m \xe2\x80\xae"
+                       "cod.exe \xff\xc0\xaf ok \xc3\xa9";
+    const char *want = "a\\x1b]0;pwned\\x07 b\\x1b[2J\\x0d\\x0a\\u009b"
+                       "31m \\u202e"
+                       "cod.exe \\xff\\xc0\\xaf ok \xc3\xa9";
+    char naive[256];
+    snprintf(naive, sizeof naive, "cannot get %s", evil);
+    ck_assert_ptr_nonnull(strchr(naive, '\x1b')); /* the control */
+
+    sbx_err e = {0};
+    ck_assert_int_eq(sbx_fail(&e, SANDBOX_EIO, "cannot get %s", evil),
+                     SANDBOX_EIO);
+    char expect[512];
+    snprintf(expect, sizeof expect, "cannot get %s", want);
+    ck_assert_str_eq(e.msg, expect);
+    sbx_fail_errno(&e, SANDBOX_EIO, ENOENT, "%s", "\x1b[1m");
+    ck_assert_str_eq(e.msg, "\\x1b[1m: No such file or directory");
+
+    sandbox_result r;
+    sandbox_result_init(&r, sizeof r);
+    sbx_set_message(&r, sbx_asprintf("ended: %s", evil));
+    snprintf(expect, sizeof expect, "ended: %s", want);
+    ck_assert_str_eq(r.message, expect);
+    sandbox_result_free(&r);
+
+    /* cut at a whole piece, never inside an escape or a character */
+    char small[8];
+    ck_assert_uint_eq(sbx_safe_text(small, sizeof small, "ab\x1b\x1b"), 6);
+    ck_assert_str_eq(small, "ab\\x1b");
+    ck_assert_uint_eq(sbx_safe_text(small, sizeof small, "abcde\xc3\xa9z"), 7);
+    ck_assert_str_eq(small, "abcde\xc3\xa9");
+}
+END_TEST
+
 static Suite *format_suite(void)
 {
     Suite *s = suite_create("format");
@@ -438,6 +480,7 @@ static Suite *format_suite(void)
     tcase_add_test(tc, test_utf8_cases);
     tcase_add_test(tc, test_sanitize_args);
     tcase_add_test(tc, test_utf8_cut);
+    tcase_add_test(tc, test_messages_terminal_safe);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("truncation");

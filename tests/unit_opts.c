@@ -199,7 +199,7 @@ END_TEST
 START_TEST(test_misc_api)
 {
     ck_assert_str_eq(sandbox_version(), SANDBOX_VERSION_STRING);
-    ck_assert_int_eq(sandbox_version_number(), 200);
+    ck_assert_int_eq(sandbox_version_number(), 300);
     ck_assert_str_eq(sandbox_end_name(SANDBOX_END_EXITED), "exited");
     ck_assert_str_eq(sandbox_end_name(SANDBOX_END_SIGNALED), "signaled");
     ck_assert_str_eq(sandbox_end_name(SANDBOX_END_TIMEOUT), "timeout");

@@ -701,6 +701,9 @@ int main(void)
 {
     Suite *s = suite_create("policy");
     TCase *tc = tcase_create("table");
+    /* test_setuid_modes walks every mode bit pattern of seven calls through
+     * the JSON (57k evaluations): seconds under ASan on a loaded machine. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_profile_header);
     tcase_add_test(tc, test_json_has_every_rule);
     tcase_add_test(tc, test_forbidden_absent);

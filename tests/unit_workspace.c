@@ -9,7 +9,10 @@
 #include "internal.h"
 #include "test_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -926,6 +929,95 @@ START_TEST(test_sweep_stale)
 }
 END_TEST
 
+/* Every run sweeps the stale directories of others: a sweep that looks at
+ * a run's directory between the run's create of its lock and its flock
+ * holds the lock for a moment.  The run must wait that out, not fail
+ * ("lock …: Resource temporarily unavailable", seen in the Slurm e2e run
+ * with several concurrent runs).  Control: the sweeper really does take
+ * free locks (a directory whose lock nobody holds is swept). */
+START_TEST(test_sweep_races_prepare)
+{
+    NEED_ROOT();
+    env v;
+    env_make(&v);
+    pid_t sweeper = fork();
+    ck_assert_int_ge(sweeper, 0);
+    if (sweeper == 0) {
+        for (;;)
+            sbx_ws_sweep();
+    }
+    int failed = 0;
+    char first[1100] = "";
+    for (int i = 0; i < 150; i++) {
+        sbx_plan p;
+        plan_for(&p, v.ws, 1 << 20);
+        sbx_ws *w = NULL;
+        sbx_err e = {0};
+        if (sbx_ws_prepare(&p, NULL, &w, &e) < 0) {
+            if (failed++ == 0)
+                snprintf(first, sizeof first, "%s", e.msg);
+            continue;
+        }
+        sandbox_result r;
+        sandbox_result_init(&r, sizeof r);
+        ck_assert_msg(sbx_ws_finish(w, &r, 0, &e) == 0, "%s", e.msg);
+        sandbox_result_free(&r);
+    }
+    /* control: a dead caller's run is swept by the running sweeper */
+    sbx_plan p;
+    plan_for(&p, v.ws, 1 << 20);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sbx_ws *w = NULL;
+        sbx_err e = {0};
+        _exit(sbx_ws_prepare(&p, NULL, &w, &e) == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    for (int i = 0; i < 500 && staged(p.name); i++)
+        usleep(10000);
+    kill(sweeper, SIGKILL);
+    waitpid(sweeper, NULL, 0);
+    ck_assert_msg(!staged(p.name), "control: the sweeper swept nothing");
+    ck_assert_msg(failed == 0, "%d of 150 prepares failed, first: %s", failed,
+                  first);
+    env_free(&v);
+}
+END_TEST
+
+/* The sweep's race, made still: a run has made its directory, its lock
+ * and t/ between the sweep's look for a lock file (none yet) and its look
+ * for t/.  Holding no lock, the sweep must not take t/ as proof of a dead
+ * run while the directory is young.  Control: the same directory, old, is
+ * swept (a run that died before making its lock file). */
+START_TEST(test_sweep_unlocked_young_left)
+{
+    NEED_ROOT();
+    ck_assert(mkdir("/run/libsandbox", 0711) == 0 || errno == EEXIST);
+    ck_assert(mkdir(SBX_WS_RUN_DIR, 0711) == 0 || errno == EEXIST);
+    char name[64], dir[128], t[160];
+    snprintf(name, sizeof name, "sandbox-unitsweep%ld", (long)getpid());
+    snprintf(dir, sizeof dir, SBX_WS_RUN_DIR "/%s", name);
+    snprintf(t, sizeof t, "%s/t", dir);
+    ck_assert_int_eq(mkdir(dir, 0711), 0);
+    ck_assert_int_eq(mkdir(t, 0700), 0);
+    sbx_ws_sweep();
+    ck_assert_msg(staged(name),
+                  "a young run directory without a lock was swept");
+    struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, dir, old, 0), 0);
+    sbx_ws_sweep();
+    bool swept = !staged(name);
+    if (!swept) {
+        rmdir(t);
+        rmdir(dir);
+    }
+    ck_assert_msg(swept, "control: an old one without a lock was not swept");
+}
+END_TEST
+
 START_TEST(test_swapped_path_refused)
 {
     NEED_ROOT();
@@ -1005,6 +1097,8 @@ static Suite *suite(void)
     tcase_add_test(m, test_copy_mode);
     tcase_add_test(m, test_fallback_on_overlay_workspace);
     tcase_add_test(m, test_sweep_stale);
+    tcase_add_test(m, test_sweep_races_prepare);
+    tcase_add_test(m, test_sweep_unlocked_young_left);
     tcase_add_test(m, test_not_root_refused);
     tcase_add_test(m, test_swapped_path_refused);
     suite_add_tcase(s, m);

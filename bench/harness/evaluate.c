@@ -381,7 +381,9 @@ static int read_report(const char *root, const char *rel, char **data,
     if (rc == 0)
         return 0;
     if (rc < 0)
-        snprintf(why, wsz, "the report %s was refused: %s", rel, be.msg);
+        if (snprintf(why, wsz, "the report %s was refused: %s", rel, be.msg) >=
+            (int)wsz)
+            why[wsz - 1] = '\0'; /* cut to the caller's buffer */
     return -1;
 }
 

@@ -59,6 +59,8 @@ SANDBOX_ENOMEM = -4
 SANDBOX_EIO = -5
 SANDBOX_ERUNTIME = -6
 SANDBOX_EABI = -7
+SANDBOX_EBOXDEAD = -8
+SANDBOX_EBADBOX = -9
 
 # enum sandbox_network
 _NETWORKS = {"none": 0, "bridge": 1}
@@ -68,8 +70,17 @@ SANDBOX_END_CANCELLED = 5
 
 
 # --- The C structs, field for field as in sandbox.h -------------------------
-# The test suite compiles a C program against sandbox.h and compares every
-# size and offset below with the compiler's (test_struct_layout_*).
+# ONE SOURCE: when the libsandbox package (python/) is importable, its
+# mirrors (libsandbox._capi) replace these right below, and this copy is only
+# the fallback that keeps the file self-contained.  The package's tests
+# (python/tests/test_mirrors.py) fail unless this copy is field for field
+# (names, ctypes types, order) the package's, and this suite compiles a C
+# program against sandbox.h and compares every size and offset with the
+# compiler's (test_struct_layout_*).  Edit the package first, then copy.
+
+# void (*on_output)(void *ctx, int stream, const char *data, size_t len)
+OUTPUT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
+                             ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
 
 class sandbox_mount(ctypes.Structure):
     _fields_ = [
@@ -99,7 +110,7 @@ class sandbox_opts(ctypes.Structure):
         ("cancel_fd", ctypes.c_int),
         # 0.2.0
         ("disk_limit", ctypes.c_char_p),
-        # exec options (issue 10); the drop-in leaves them at their defaults
+        # exec options (issue 10)
         ("argv", ctypes.POINTER(ctypes.c_char_p)),
         ("argc", ctypes.c_size_t),
         ("stdin_data", ctypes.c_void_p),
@@ -107,13 +118,16 @@ class sandbox_opts(ctypes.Structure):
         ("stdin_fd", ctypes.c_int),
         ("stdout_fd", ctypes.c_int),
         ("stderr_fd", ctypes.c_int),
-        ("on_output", ctypes.c_void_p),  # a function pointer
+        ("on_output", OUTPUT_FN),
         ("on_output_ctx", ctypes.c_void_p),
         # network allowlist (issue 11)
         ("allow", ctypes.POINTER(ctypes.c_char_p)),
         ("n_allow", ctypes.c_size_t),
         ("max_connections", ctypes.c_size_t),
         ("max_net_bytes", ctypes.c_uint64),
+        # boxes (sandbox_box_create, issue 10)
+        ("box_lifetime_sec", ctypes.c_double),
+        ("box_idle_sec", ctypes.c_double),
     ]
 
 
@@ -184,6 +198,15 @@ class LibraryError(SandboxError, OSError):
     """libsandbox is missing, too old, or of an unsupported major version."""
 
 
+# This file's own copy, kept for the test that compares it with the
+# package's (and used when the package is not importable).
+_FALLBACK_STRUCTS = {
+    "sandbox_mount": sandbox_mount,
+    "sandbox_opts": sandbox_opts,
+    "sandbox_stream": sandbox_stream,
+    "sandbox_result": sandbox_result,
+}
+
 # Built on the libsandbox package (python/) when it is installed: its C
 # struct mirrors and its exception classes are the ones used, so values and
 # exceptions pass between the two unchanged.  Without it, the definitions
@@ -193,6 +216,7 @@ try:
 except ImportError:
     _pkg = None
 if _pkg is not None:
+    OUTPUT_FN = _pkg.OUTPUT_FN  # noqa: F811
     sandbox_mount = _pkg.sandbox_mount  # noqa: F811
     sandbox_opts = _pkg.sandbox_opts  # noqa: F811
     sandbox_stream = _pkg.sandbox_stream  # noqa: F811

@@ -44,9 +44,9 @@ extern "C" {
 #endif
 
 #define SANDBOX_VERSION_MAJOR 0
-#define SANDBOX_VERSION_MINOR 2
+#define SANDBOX_VERSION_MINOR 3
 #define SANDBOX_VERSION_PATCH 0
-#define SANDBOX_VERSION_STRING "0.2.0"
+#define SANDBOX_VERSION_STRING "0.3.0"
 
 /* The contract's defaults (DESIGN.md section 1). */
 #define SANDBOX_DEFAULT_IMAGE "debian:stable-slim"
@@ -73,6 +73,9 @@ typedef enum sandbox_error {
     SANDBOX_EIO = -5,        /* a system call failed (pipe, poll, ...)    */
     SANDBOX_ERUNTIME = -6,   /* the runtime failed before the command ran */
     SANDBOX_EABI = -7,       /* struct_size not set by the init function  */
+    SANDBOX_EBOXDEAD = -8,   /* the box is gone (destroyed, out of memory,
+                                lifetime, idle, killed); message says why */
+    SANDBOX_EBADBOX = -9,    /* not a box handle (NULL, foreign, freed)    */
 } sandbox_error;
 
 typedef enum sandbox_network {
@@ -151,6 +154,13 @@ typedef struct sandbox_opts {
     size_t n_allow;
     size_t max_connections; /* allowed connections per run; 0: no cap   */
     uint64_t max_net_bytes; /* bytes both ways per run; 0: no cap       */
+    /* ---- boxes (sandbox_box_create, issue 10) ---- */
+    double box_lifetime_sec; /* a box is destroyed this long after it was
+                                created, whatever it is doing; default
+                                3600, at most 7 days (sandbox_run: its
+                                timeout plus a grace)                     */
+    double box_idle_sec;     /* ... or after this long with no exec, put or
+                                get running; 0 (default): never idle out  */
 } sandbox_opts;
 
 /* One captured stream.  data holds at most output_limit bytes (plus a NUL
@@ -242,6 +252,126 @@ SANDBOX_API int sandbox_find_runtime(const char *runtime, char **path,
  * non-zero.  *removed (if not NULL) receives how many were removed. */
 SANDBOX_API int sandbox_gc(const char *runtime, int all, unsigned *removed,
                            char **msg);
+
+/* ---- boxes: one box, many commands (issue 10) -------------------------
+ *
+ *     sandbox_box *box;
+ *     sandbox_opts o;  sandbox_opts_init(&o, sizeof o);  o.image = "busybox";
+ *     if (sandbox_box_create(&o, &box, &msg) < 0) ...      // box running
+ *     sandbox_exec_opts x;  sandbox_exec_opts_init(&x, sizeof x);
+ *     x.command = "echo hi > /tmp/f";   sandbox_box_exec(box, &x, &res);
+ *     x.command = "cat /tmp/f";         sandbox_box_exec(box, &x, &res);
+ *     sandbox_box_put(box, "/host/in", "/tmp/in", &msg);
+ *     sandbox_box_get(box, "/tmp/out", "/host/out", &msg);
+ *     sandbox_box_destroy(box, &res);   // box gone; box-level costs in res
+ *     sandbox_box_free(box);            // the handle itself
+ *
+ * A box is created from sandbox_opts (image, limits, network, mounts,
+ * workspace, env; command/argv/stdin fields are ignored).  Its limits
+ * (memory, pids, cpus, disk, network) hold across all its execs, and
+ * everything an exec writes persists for the next one.  The box dies with
+ * its owner process (by any signal, SIGKILL included), at
+ * opts.box_lifetime_sec, after opts.box_idle_sec without activity, or on
+ * sandbox_box_destroy, whichever comes first.  A workspace's changes reach
+ * the host when the box is destroyed (never while it lives, and not at all
+ * when its owner died).
+ *
+ * Ownership: the caller owns the handle and must release it with
+ * sandbox_box_free() exactly once; after that the pointer is invalid.
+ * Threads: exec, put, get, status and destroy may be called from several
+ * threads at once on one box (execs run concurrently); sandbox_box_free
+ * must not race with any other call on the same box. */
+typedef struct sandbox_box sandbox_box;
+
+/* One command in a box.  Every pointer is borrowed for the call only. */
+typedef struct sandbox_exec_opts {
+    size_t struct_size;      /* set by sandbox_exec_opts_init()         */
+    const char *command;     /* `sh -c <command>`, or (NULL) argv:      */
+    const char *const *argv; /* argc words exec'd directly, argv[0]     */
+    size_t argc;             /* looked up in the box's PATH unless it
+                                contains a '/'                          */
+    const char *const *env;  /* n_env "NAME=VALUE" added to (and
+                                overriding) the box's environment       */
+    size_t n_env;
+    const char *cwd;        /* absolute path in the box; NULL: the
+                               box's (/workspace with a workspace, else /) */
+    double timeout_sec;     /* > 0; 0 (default): the box's timeout_sec.
+                               On expiry the exec's whole process tree is
+                               killed (exit 124) and the box lives on    */
+    size_t output_limit;    /* 0 (default): the box's output_limit      */
+    const void *stdin_data; /* as in sandbox_opts                       */
+    size_t stdin_len;
+    int stdin_fd;             /* -1 (default)                             */
+    int stdout_fd, stderr_fd; /* -1 (default): tees as in sandbox_opts    */
+    void (*on_output)(void *ctx, int stream, const char *data, size_t len);
+    void *on_output_ctx; /* optional, as in sandbox_opts             */
+    int cancel_fd;       /* -1 (default); readable: kill this exec   */
+} sandbox_exec_opts;
+
+/* Defaults: nothing to run, every fd -1, timeouts and limits the box's.
+ * Returns 0 or SANDBOX_EABI. */
+SANDBOX_API int sandbox_exec_opts_init(sandbox_exec_opts *x, size_t size);
+
+/* Start a box.  On success *box is a running box the caller owns.  On
+ * failure *box is NULL, nothing is left on the host, and *msg (if msg is
+ * not NULL) says why (release with sandbox_free()). */
+SANDBOX_API int sandbox_box_create(const sandbox_opts *opts, sandbox_box **box,
+                                   char **msg);
+
+/* Run one command in the box and wait for it.  res as for sandbox_run
+ * (reason, exit_code, streams, wall_sec, message; peak_memory_bytes and
+ * cpu_sec are the box's so far).  Returns 0 when the command ran to an
+ * end, else a sandbox_error (SANDBOX_EBOXDEAD when the box is gone, with
+ * why in res->message). */
+SANDBOX_API int sandbox_box_exec(sandbox_box *box, const sandbox_exec_opts *x,
+                                 sandbox_result *res);
+
+/* Copy a host file or directory tree into the box at box_path (which must
+ * not exist; its parent must), or the box's box_path out to host_path
+ * (which must not exist; its parent must).  Regular files, directories and
+ * symlinks only (a symlink is copied as a link, never followed); modes are
+ * kept without setuid/setgid bits; the host side is written by the caller's
+ * uid, never through a link the box made.  box_path is absolute, without
+ * "." or ".." components.  Needs `tar` in the box's image. */
+SANDBOX_API int sandbox_box_put(sandbox_box *box, const char *host_path,
+                                const char *box_path, char **msg);
+SANDBOX_API int sandbox_box_get(sandbox_box *box, const char *box_path,
+                                const char *host_path, char **msg);
+
+/* 1 while the box runs, 0 once it is gone (then *why, if not NULL, says
+ * why: release with sandbox_free()), or a negative sandbox_error. */
+SANDBOX_API int sandbox_box_alive(sandbox_box *box, char **why);
+
+/* The box's name (its container name, or the native box's cgroup name):
+ * a static string valid until sandbox_box_free(). */
+SANDBOX_API const char *sandbox_box_name(const sandbox_box *box);
+
+/* Stop the box and everything in it, commit its workspace back, remove
+ * all it left.  res (may be NULL) receives the box-level accounting:
+ * reason (why it ended), peak_memory_bytes, cpu_sec, disk_*, net_*.
+ * Running execs end with SANDBOX_EBOXDEAD.  Destroying a box twice is 0. */
+SANDBOX_API int sandbox_box_destroy(sandbox_box *box, sandbox_result *res);
+
+/* Destroy the box if it still runs and release the handle.  NULL: no-op. */
+SANDBOX_API void sandbox_box_free(sandbox_box *box);
+
+/* ---- a warm pool: N ready boxes for one options template --------------
+ * Explicit and caller-owned.  The pool keeps `size` boxes created from a
+ * copy of tmpl ready, refilled by one background thread the pool owns.
+ * Thread-safe: any number of threads may call run/take on one pool. */
+typedef struct sandbox_pool sandbox_pool;
+
+SANDBOX_API int sandbox_pool_create(const sandbox_opts *tmpl, unsigned size,
+                                    sandbox_pool **pool, char **msg);
+/* One-shot: a ready box runs x (as sandbox_box_exec) and is destroyed in
+ * the background; the result is as sandbox_run's. */
+SANDBOX_API int sandbox_pool_run(sandbox_pool *pool, const sandbox_exec_opts *x,
+                                 sandbox_result *res);
+/* Hand a ready box to the caller, who then owns it (sandbox_box_free). */
+SANDBOX_API int sandbox_pool_take(sandbox_pool *pool, sandbox_box **box,
+                                  char **msg);
+/* Stop refilling, destroy the ready boxes, join the thread, free. */
+SANDBOX_API void sandbox_pool_free(sandbox_pool *pool);
 
 /* A static, human-readable description of an error code. */
 SANDBOX_API const char *sandbox_strerror(int code);

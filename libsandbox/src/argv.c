@@ -2,6 +2,7 @@
 /* The container CLI's argv, nothing else.  No shell is ever involved: the
  * command reaches the box as one argument of `sh -c`, or argv mode's words
  * as words. */
+#include "box.h"
 #include "internal.h"
 #include "net.h"
 
@@ -116,6 +117,56 @@ static void add_idmap(argv_builder *b, const sbx_plan *p)
     addf(b, "--gidmap=0:%u:%u", p->idmap->gid_start, p->idmap->count);
 }
 
+/* The flags every box gets, one-shot or long-lived: limits, hardening,
+ * workspace, id map, capped writable places, name and label, mounts, the
+ * allowlist's socket and relay, env.  Fails only on an allowlist without
+ * its proxy. */
+static int add_box_flags(argv_builder *b, const sbx_plan *p,
+                         const char *seccomp, sbx_err *e)
+{
+    add(b, "--pull=missing");
+    addf(b, "--network=%s",
+         p->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none");
+    addf(b, "--memory=%s", p->memory);
+    addf(b, "--pids-limit=%ld", p->pids);
+    addf(b, "--cpus=%s", p->cpus);
+    add(b, "--cap-drop=ALL");
+    add(b, "--security-opt=no-new-privileges");
+    addf(b, "--security-opt=seccomp=%s", seccomp);
+    if (p->workspace != NULL)
+        add_workspace(b, p);
+    /* Ours: hardening (issue 14). */
+    add_idmap(b, p);
+    add_disk_cap(b, p);
+    /* The image's HEALTHCHECK would have the engine run commands in the
+     * box on its own schedule, outside the run's timeout (or every exec's
+     * timeout, kill group and accounting): a box runs what its owner
+     * asked for, nothing else. */
+    add(b, "--no-healthcheck");
+    /* Ours: a name to kill it by, a label to sweep strays by. */
+    addf(b, "--name=%s", p->name);
+    addf(b, "--label=%s", p->label);
+    for (size_t i = 0; i < p->n_mounts; i++) {
+        add(b, "-v");
+        addf(b, "%s:%s:%s", p->mounts[i].host, p->mounts[i].box,
+             p->mounts[i].writable ? "rw" : "ro");
+    }
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* --network=none above; the proxy's socket and the relay. */
+        if (p->net == NULL || !p->net->active)
+            return sbx_fail(e, SANDBOX_EINVAL,
+                            "network allowlist without a running proxy");
+        add(b, "-v");
+        addf(b, "%s:" SBX_NET_BOX_DIR ":ro", p->net->px.sockdir);
+        add(b, "-v");
+        addf(b, "%s:" SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME ":ro",
+             p->net->relay);
+    }
+    for (size_t i = 0; i < p->n_env; i++)
+        addf(b, "--env=%s", p->env[i]);
+    return 0;
+}
+
 int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
 {
     argv_builder b = {0};
@@ -129,42 +180,10 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
     add(&b, "run");
     /* The contract's flags, in the contract's order. */
     add(&b, "--rm");
-    add(&b, "--pull=missing");
-    addf(&b, "--network=%s",
-         p->network == SANDBOX_NETWORK_BRIDGE ? "bridge" : "none");
-    addf(&b, "--memory=%s", p->memory);
-    addf(&b, "--pids-limit=%ld", p->pids);
-    addf(&b, "--cpus=%s", p->cpus);
-    add(&b, "--cap-drop=ALL");
-    add(&b, "--security-opt=no-new-privileges");
-    addf(&b, "--security-opt=seccomp=%s", seccomp);
-    if (p->workspace != NULL)
-        add_workspace(&b, p);
-    /* Ours: hardening (issue 14). */
-    add_idmap(&b, p);
-    add_disk_cap(&b, p);
-    /* Ours: a name to kill it by, a label to sweep strays by. */
-    addf(&b, "--name=%s", p->name);
-    addf(&b, "--label=%s", p->label);
-    for (char **m = p->mount_args; m && *m; m++) {
-        add(&b, "-v");
-        add(&b, *m);
+    if ((rc = add_box_flags(&b, p, seccomp, e)) < 0) {
+        sbx_argv_free(b.v);
+        return rc;
     }
-    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
-        /* --network=none above; the proxy's socket and the relay. */
-        if (p->net == NULL || !p->net->active) {
-            sbx_argv_free(b.v);
-            return sbx_fail(e, SANDBOX_EINVAL,
-                            "network allowlist without a running proxy");
-        }
-        add(&b, "-v");
-        addf(&b, "%s:" SBX_NET_BOX_DIR ":ro", p->net->px.sockdir);
-        add(&b, "-v");
-        addf(&b, "%s:" SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME ":ro",
-             p->net->relay);
-    }
-    for (size_t i = 0; i < p->n_env; i++)
-        addf(&b, "--env=%s", p->env[i]);
     /* "--" is not used: docker and podman stop option parsing at the image,
      * and the image was validated not to start with '-'. */
     if (p->stdin_open)
@@ -185,6 +204,50 @@ int sbx_build_run_argv(const sbx_plan *p, char ***argv, sbx_err *e)
     add(&b, "sh");
     add(&b, "-c");
     add(&b, p->command);
+    return finish(&b, argv, e);
+}
+
+int sbx_build_create_argv(const sbx_plan *p, const char *init_dir,
+                          const char *init_path, char *const *init_argv,
+                          char ***argv, sbx_err *e)
+{
+    argv_builder b = {0};
+    char seccomp[4096];
+    int rc = sbx_seccomp_profile_path(seccomp, sizeof seccomp, e);
+    *argv = NULL;
+    if (rc < 0)
+        return rc;
+
+    add(&b, p->runtime_path);
+    add(&b, "run");
+    /* Detached and kept after it exits (no --rm): the engine's record of
+     * why it ended (OOM, exit code) outlives it until the owner removes
+     * it.  No stdin: execs bring their own through the init. */
+    add(&b, "-d");
+    if ((rc = add_box_flags(&b, p, seccomp, e)) < 0) {
+        sbx_argv_free(b.v);
+        return rc;
+    }
+    /* The control socket's directory, then the init on its stub file
+     * inside it (a read-only bind needs its mount points to exist). */
+    add(&b, "-v");
+    addf(&b, "%s:" SBX_INIT_BOX_DIR ":ro", init_dir);
+    add(&b, "-v");
+    addf(&b, "%s:" SBX_INIT_BOX_DIR "/" SBX_INIT_NAME ":ro", init_path);
+    add(&b, p->image);
+    if (p->network == SANDBOX_NETWORK_ALLOWLIST) {
+        /* The relay forks its listener and execs the init, which stays
+         * the box's PID 1 with the proxy variables in its environment. */
+        add(&b, SBX_NET_BOX_DIR "/" SBX_NET_RELAY_NAME);
+        add(&b, "-p");
+        addf(&b, "%d", SBX_NET_RELAY_PORT);
+        add(&b, "-s");
+        add(&b, SBX_NET_BOX_DIR "/" SBX_NET_SOCK_NAME);
+        add(&b, "--");
+    }
+    add(&b, SBX_INIT_BOX_DIR "/" SBX_INIT_NAME);
+    for (char *const *w = init_argv; w && *w; w++)
+        add(&b, *w);
     return finish(&b, argv, e);
 }
 

@@ -2,6 +2,7 @@
 /* The container backend: podman or docker driven through their CLIs.
  * plan -> argv -> spawn -> capture (deadline, cancel) -> stop (kill the
  * container, not just the client) -> classify -> result. */
+#include "box.h"
 #include "guardian.h"
 #include "internal.h"
 #include "net.h"
@@ -20,9 +21,10 @@
 #define SBX_CLEANUP_TRIES 3
 
 /* Remove the container by name until the runtime no longer lists it.
- * Returns true when it is verifiably gone. */
-static bool remove_container(const char *rt, sbx_runtime_kind kind,
-                             const char *name)
+ * Returns true when it is verifiably gone.  Shared with the boxes
+ * (backend_container_box.c). */
+bool sbx_container_remove(const char *rt, sbx_runtime_kind kind,
+                          const char *name)
 {
     for (int attempt = 0; attempt < SBX_CLEANUP_TRIES; attempt++) {
         char **rm = NULL, **ps = NULL;
@@ -38,6 +40,11 @@ static bool remove_container(const char *rt, sbx_runtime_kind kind,
         free(listed);
         if (gone)
             return true;
+        /* podman's removal can race (EBUSY on the container's shm while a
+         * new mount namespace elsewhere still holds it): a short pause. */
+        struct timespec gap = {0, 200 * 1000 * 1000};
+        if (attempt + 1 < SBX_CLEANUP_TRIES)
+            nanosleep(&gap, NULL);
     }
     return false;
 }
@@ -56,8 +63,8 @@ static void stop_container(void *vctx, sbx_child *c)
     stop_ctx *ctx = vctx;
     if (c->pid > 0)
         kill(-c->pid, SIGKILL);
-    ctx->removed = remove_container(ctx->plan->runtime_path, ctx->plan->kind,
-                                    ctx->plan->name);
+    ctx->removed = sbx_container_remove(ctx->plan->runtime_path,
+                                        ctx->plan->kind, ctx->plan->name);
 }
 
 /* ---- the podman client's private working directory ------------------
@@ -143,7 +150,7 @@ static void kill_client(void *ctx, sbx_child *c)
         kill(-c->pid, SIGKILL);
 }
 
-static int docker_info_start(const sbx_plan *plan, sbx_child *c)
+int sbx_docker_info_start(const sbx_plan *plan, sbx_child *c)
 {
     char *argv[] = {plan->runtime_path, "info",
                     "--format={{json .SecurityOptions}}", NULL};
@@ -151,7 +158,7 @@ static int docker_info_start(const sbx_plan *plan, sbx_child *c)
 }
 
 /* 0: remapped, 1: not (box root is host root), -1: cannot tell. */
-static int docker_info_finish(sbx_child *c)
+int sbx_docker_info_finish(sbx_child *c)
 {
     sbx_capture cap = {.cap = 4096};
     int verdict = -1;
@@ -274,8 +281,7 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
             res,
             sbx_asprintf("%s failed before the command ran: %.*s%s",
                          plan->runtime_path, (int)clen, complaint,
-                         denied && (plan->workspace ||
-                                    (plan->mount_args && plan->mount_args[0]))
+                         denied && (plan->workspace || plan->n_mounts > 0)
                              ? " (the box's root is an unprivileged host uid "
                                "(podman --uidmap, docker userns-remap): the "
                                "workspace and mounts must be accessible to it)"
@@ -315,7 +321,7 @@ static int classify(const sbx_plan *plan, const sbx_capture *cap,
  * (--uidmap/--gidmap), so box root is host uid <start>, never 0.  Rootless
  * podman already maps box root to the caller.  Docker: the engine's
  * --userns-remap (reported, not enforced: res->host_root). */
-static int podman_idmap(sbx_idmap *map, bool *use, sbx_err *e)
+int sbx_podman_idmap(sbx_idmap *map, bool *use, sbx_err *e)
 {
     *use = false;
     if (geteuid() != 0)
@@ -389,7 +395,7 @@ static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
         goto out;
     if (child.pidfd >= 0)
         sbx_guardian_watch(&g, child.pidfd, NULL);
-    if (plan->kind == SBX_RT_DOCKER && docker_info_start(plan, &info) < 0)
+    if (plan->kind == SBX_RT_DOCKER && sbx_docker_info_start(plan, &info) < 0)
         info.pid = -1;
     cap.cap = plan->output_limit;
     cap.io = plan->io;
@@ -403,17 +409,17 @@ static int container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
         /* The capture failed (out of memory, poll, a lost status): the
          * client was stopped and reaped; make sure the container goes. */
         if (!sc.removed)
-            remove_container(plan->runtime_path, plan->kind, plan->name);
+            sbx_container_remove(plan->runtime_path, plan->kind, plan->name);
         goto out;
     }
     if (info.pid > 0)
-        host_root = docker_info_finish(&info);
+        host_root = sbx_docker_info_finish(&info);
     rc = classify(plan, &cap, &sc, res, started, &rd);
     if (rc < 0)
         sbx_fail(e, rc, "%s", res->message ? res->message : "runtime failed");
 out:
     if (info.pid > 0)
-        docker_info_finish(&info);
+        sbx_docker_info_finish(&info);
     sbx_guardian_release(&g);
     run_dir_remove(&rd);
     if (SBX_HAS(res, host_root))
@@ -433,7 +439,7 @@ int sbx_container_run(const sbx_plan *plan, sandbox_result *res, sbx_err *e)
     bool use_map = false;
     /* The id map first: the workspace is staged for the box's root. */
     if (plan->kind == SBX_RT_PODMAN) {
-        int mrc = podman_idmap(&pmap, &use_map, e);
+        int mrc = sbx_podman_idmap(&pmap, &use_map, e);
         if (mrc < 0)
             return mrc;
         if (use_map)
@@ -467,7 +473,10 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
     if (rc < 0)
         goto out;
     count = sbx_ws_sweep();
-    count += sbx_net_gc(); /* proxies of dead callers (net.h) */
+    count += sbx_net_gc();  /* proxies of dead callers (net.h) */
+    count += sbx_cbox_gc(); /* container boxes' control directories */
+    /* exec kill groups of boxes whose owner and guardian died together */
+    count += sbx_xp_killgroups_sweep(10.0);
     if (kind == SBX_RT_NATIVE) {
         count += sbx_native_gc();
         goto out;
@@ -495,7 +504,7 @@ int sandbox_gc(const char *runtime, int all, unsigned *removed, char **msg)
          * pid: then `all` is the way to sweep). */
         if (!all && owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM))
             continue;
-        if (remove_container(path, kind, line))
+        if (sbx_container_remove(path, kind, line))
             count++;
     }
 out:

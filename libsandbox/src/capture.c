@@ -18,6 +18,9 @@
 /* A stopped client that does not exit within this is SIGKILLed. */
 #define SBX_STOP_GRACE_SEC 5.0
 #define SBX_READ_CHUNK 65536
+/* Status mode: stop hook rounds (SBX_STOP_GRACE_SEC apart) without a
+ * status record before the status counts as lost. */
+#define SBX_STATUS_STOPS 3
 
 void sbx_stream_free(sandbox_stream *s)
 {
@@ -110,8 +113,32 @@ static int ms_until(double t, double now)
     return (int)d + 1;
 }
 
-int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
-                    sbx_stop_fn stop, void *ctx, sbx_capture *cap, sbx_err *e)
+/* Status mode (st != NULL): the child is not ours to reap (c->pid -1); its
+ * end is a record on st->fd, read by st->fn. */
+typedef struct status_src {
+    int fd;
+    sbx_status_fn fn;
+    void *ctx;
+    unsigned stops; /* stop hook calls without a record */
+} status_src;
+
+/* The status fd is readable: 1 when the child's end was read. */
+static bool status_ready(status_src *st, sbx_capture *cap)
+{
+    int r = st->fn(st->ctx, cap);
+    if (r == 0)
+        return false;
+    cap->exited = true;
+    if (r < 0) {
+        cap->lost = true;
+        cap->status = -1;
+    }
+    return true;
+}
+
+static int capture_loop(sbx_child *c, status_src *st, double timeout_sec,
+                        int cancel_fd, sbx_stop_fn stop, void *ctx,
+                        sbx_capture *cap, sbx_err *e)
 {
     char *buf = malloc(SBX_READ_CHUNK);
     double start = sbx_now();
@@ -126,8 +153,9 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         stopped = true;
     }
     while (rc == 0) {
-        struct pollfd pf[4 + SBX_IO_MAX_POLL];
+        struct pollfd pf[5 + SBX_IO_MAX_POLL];
         int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+        int i_st = -1;
         double now = sbx_now();
 
         if (cap->exited && c->out_fd < 0 && c->err_fd < 0)
@@ -140,7 +168,10 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
             i_err = n;
             pf[n++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
         }
-        if (!cap->exited && c->pidfd >= 0) {
+        if (!cap->exited && st != NULL) {
+            i_st = n;
+            pf[n++] = (struct pollfd){.fd = st->fd, .events = POLLIN};
+        } else if (!cap->exited && c->pidfd >= 0) {
             i_pid = n;
             pf[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
         }
@@ -157,7 +188,7 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
             wait_ms = ms_until(stop_until, now);
         else
             wait_ms = ms_until(deadline, now);
-        if (!cap->exited && c->pidfd < 0 && wait_ms > 20)
+        if (!cap->exited && st == NULL && c->pidfd < 0 && wait_ms > 20)
             wait_ms = 20; /* no pidfd: poll waitpid */
 
         int pr = poll(pf, (nfds_t)n, wait_ms);
@@ -186,8 +217,15 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
             }
         }
         now = sbx_now();
-        if (!cap->exited && (i_pid < 0 || (pr > 0 && pf[i_pid].revents)) &&
-            try_reap(c, cap)) {
+        bool ended;
+        if (st != NULL)
+            ended = !cap->exited && i_st >= 0 && pr > 0 && pf[i_st].revents &&
+                    status_ready(st, cap);
+        else
+            ended = !cap->exited &&
+                    (i_pid < 0 || (pr > 0 && pf[i_pid].revents)) &&
+                    try_reap(c, cap);
+        if (ended) {
             drain_until = now + SBX_DRAIN_SEC;
             if (cap->io != NULL)
                 sbx_io_stop_feeding(cap->io);
@@ -202,6 +240,15 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         } else if (!cap->exited && stopped && now >= stop_until) {
             if (c->pid > 0)
                 kill(-c->pid, SIGKILL);
+            if (st != NULL && ++st->stops >= SBX_STATUS_STOPS) {
+                /* Killed and still no record: the status is lost. */
+                cap->exited = true;
+                cap->lost = true;
+                cap->status = -1;
+                drain_until = now;
+            } else if (st != NULL) {
+                stop(ctx, c);
+            }
             stop_until = now + SBX_STOP_GRACE_SEC;
         }
         if (cap->exited && now >= drain_until)
@@ -218,7 +265,11 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
         }
         cap->exited = true;
     }
-    if (cap->lost && rc == 0)
+    if (cap->lost && rc == 0 && st != NULL)
+        rc = sbx_fail(e, SANDBOX_EBOXDEAD,
+                      "the box's init did not report the end of the exec "
+                      "(the box is gone, or its init stopped answering)");
+    else if (cap->lost && rc == 0)
         rc = sbx_fail(e, SANDBOX_EIO,
                       "the exit status of the runtime client was lost: "
                       "another part of this process reaped it (a SIGCHLD "
@@ -233,4 +284,19 @@ int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
     cap->wall_sec = sbx_now() - start;
     free(buf);
     return rc;
+}
+
+int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
+                    sbx_stop_fn stop, void *ctx, sbx_capture *cap, sbx_err *e)
+{
+    return capture_loop(c, NULL, timeout_sec, cancel_fd, stop, ctx, cap, e);
+}
+
+int sbx_capture_run_status(sbx_child *c, int status_fd, sbx_status_fn fn,
+                           void *fn_ctx, double timeout_sec, int cancel_fd,
+                           sbx_stop_fn stop, void *ctx, sbx_capture *cap,
+                           sbx_err *e)
+{
+    status_src st = {.fd = status_fd, .fn = fn, .ctx = fn_ctx};
+    return capture_loop(c, &st, timeout_sec, cancel_fd, stop, ctx, cap, e);
 }

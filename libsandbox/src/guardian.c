@@ -24,6 +24,7 @@ extern char **environ;
 
 typedef struct g_job {
     double deadline;
+    double idle_sec; /* > 0: fire after this long idle ('I', no 'B') */
     char *const *cleanup;
     char *const *gone;
     sbx_guardian_fn fn;
@@ -232,12 +233,18 @@ __attribute__((noreturn)) static void guardian_main(int sock, int pidfd,
 
     int watch[SBX_GUARDIAN_MAX_WATCH];
     int nwatch = 0;
+    bool busy = false;
+    double idle_since = g_now();
     for (;;) {
         struct pollfd pf[2] = {{.fd = G_SOCK, .events = POLLIN},
                                {.fd = G_PIDFD, .events = POLLIN}};
         int ms = -1;
-        if (j->deadline > 0) {
-            double left = j->deadline - g_now();
+        double until = j->deadline;
+        if (j->idle_sec > 0 && !busy &&
+            (until <= 0 || idle_since + j->idle_sec < until))
+            until = idle_since + j->idle_sec;
+        if (until > 0) {
+            double left = until - g_now();
             if (left <= 0)
                 g_fire(j, watch, nwatch);
             ms = left > 60.0 ? 60000 : (int)(left * 1000.0) + 1;
@@ -248,7 +255,7 @@ __attribute__((noreturn)) static void guardian_main(int sock, int pidfd,
         if (r < 0)
             g_fire(j, watch, nwatch);
         if (r == 0)
-            continue; /* the deadline is checked at the top */
+            continue; /* the deadlines are checked at the top */
         if (j->have_pidfd && pf[1].revents != 0)
             g_fire(j, watch, nwatch); /* the caller is dead */
         if (pf[0].revents == 0)
@@ -256,6 +263,12 @@ __attribute__((noreturn)) static void guardian_main(int sock, int pidfd,
         int got = g_recv(watch, &nwatch, 0);
         if (got == 'R')
             _exit(SBX_GUARDIAN_RELEASED);
+        if (got == 'B')
+            busy = true;
+        if (got == 'I') {
+            busy = false;
+            idle_since = g_now();
+        }
         if (got < 0)
             g_fire(j, watch, nwatch); /* EOF: the caller's end closed */
     }
@@ -263,9 +276,9 @@ __attribute__((noreturn)) static void guardian_main(int sock, int pidfd,
 
 /* ---- the library's side ------------------------------------------------ */
 
-int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
-                       char *const cleanup_argv[], char *const gone_argv[],
-                       sbx_guardian_fn fn, void *fn_arg, sbx_err *e)
+static int g_start(sbx_guardian *g, double deadline_monotonic, double idle_sec,
+                   char *const cleanup_argv[], char *const gone_argv[],
+                   sbx_guardian_fn fn, void *fn_arg, sbx_err *e)
 {
     int sv[2];
     g->pid = -1;
@@ -284,6 +297,7 @@ int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
     pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 #endif
     g_job job = {.deadline = deadline_monotonic,
+                 .idle_sec = idle_sec,
                  .cleanup = cleanup_argv,
                  .gone = gone_argv,
                  .fn = fn,
@@ -311,6 +325,33 @@ int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
     g->pid = pid;
     g->fd = sv[0];
     return 0;
+}
+
+int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
+                       char *const cleanup_argv[], char *const gone_argv[],
+                       sbx_guardian_fn fn, void *fn_arg, sbx_err *e)
+{
+    return g_start(g, deadline_monotonic, 0, cleanup_argv, gone_argv, fn,
+                   fn_arg, e);
+}
+
+int sbx_guardian_start_idle(sbx_guardian *g, double deadline_monotonic,
+                            double idle_sec, char *const cleanup_argv[],
+                            char *const gone_argv[], sbx_guardian_fn fn,
+                            void *fn_arg, sbx_err *e)
+{
+    return g_start(g, deadline_monotonic, idle_sec, cleanup_argv, gone_argv, fn,
+                   fn_arg, e);
+}
+
+void sbx_guardian_activity(sbx_guardian *g, bool busy)
+{
+    if (g->fd < 0)
+        return;
+    ssize_t n;
+    do
+        n = send(g->fd, busy ? "B" : "I", 1, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
 }
 
 int sbx_guardian_watch(sbx_guardian *g, int pidfd, sbx_err *e)

@@ -75,6 +75,19 @@ SBX_HIDDEN int sbx_guardian_start(sbx_guardian *g, double deadline_monotonic,
                                   char *const gone_argv[], sbx_guardian_fn fn,
                                   void *fn_arg, sbx_err *e);
 
+/* The same for a box: with idle_sec > 0 it also fires once the box has
+ * been idle that long (idle from the start, and from each
+ * sbx_guardian_activity(g, false) until the next (g, true)), i.e. at
+ * min(deadline, last idle + idle_sec). */
+SBX_HIDDEN int
+sbx_guardian_start_idle(sbx_guardian *g, double deadline_monotonic,
+                        double idle_sec, char *const cleanup_argv[],
+                        char *const gone_argv[], sbx_guardian_fn fn,
+                        void *fn_arg, sbx_err *e);
+/* The box became busy (an exec/put/get started while none ran) or idle
+ * (the last one ended).  Best effort, never blocks for long. */
+SBX_HIDDEN void sbx_guardian_activity(sbx_guardian *g, bool busy);
+
 /* Hand the guardian a pidfd of a process to SIGKILL before it cleans up
  * (the runtime client: so it cannot create or start anything more).  The
  * caller keeps its own pidfd.  Best effort: 0 or a sandbox_error. */

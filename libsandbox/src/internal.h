@@ -77,6 +77,13 @@ typedef enum sbx_runtime_kind {
 typedef void (*sandbox_output_fn)(void *ctx, int stream, const char *data,
                                   size_t len);
 
+/* One extra bind mount of the plan (resolved, owned). */
+typedef struct sbx_plan_mount {
+    char *host; /* realpath of the host path */
+    char *box;  /* absolute path in the box */
+    bool writable;
+} sbx_plan_mount;
+
 /* A validated, resolved run: everything the backend needs, owned. */
 typedef struct sbx_plan {
     char *runtime_path; /* absolute path of podman/docker */
@@ -95,7 +102,8 @@ typedef struct sbx_plan {
     char cpus[32]; /* formatted, clamped */
     double timeout_sec;
     size_t output_limit;
-    char **mount_args;      /* NULL-terminated "host:box:ro|rw" */
+    sbx_plan_mount *mounts; /* n_mounts extra bind mounts (owned) */
+    size_t n_mounts;
     const char *const *env; /* borrowed, validated */
     size_t n_env;
     int cancel_fd;
@@ -122,6 +130,13 @@ typedef struct sbx_plan {
     size_t max_connections;
     uint64_t max_net_bytes;
     const struct sbx_netrun *net; /* set by the backend for allowlist */
+    /* Boxes (issue 10): validated; 0 idle = never. */
+    double box_lifetime_sec, box_idle_sec;
+    /* sandbox_run's box: one exec, destroyed right after it.  No kill
+     * groups: a timeout kills the box's init, and the pid namespace takes
+     * every process of the exec with it (nothing can leave it). */
+    bool one_shot;
+    bool owned; /* sbx_plan_own ran: the borrowed fields are copies */
 } sbx_plan;
 
 /* Validate opts (nothing is touched on the host).  `online_cpus` is the
@@ -133,6 +148,12 @@ SBX_HIDDEN int sbx_validate(const sandbox_opts *opts, sbx_err *e);
 SBX_HIDDEN int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts,
                              sbx_err *e);
 SBX_HIDDEN void sbx_plan_free(sbx_plan *plan);
+/* -1 is "none"; else fd must be open and not opened with access mode
+ * `bad` (O_WRONLY for an input, O_RDONLY for an output): SANDBOX_EINVAL
+ * naming `name` and what it must be (`need`). */
+SBX_HIDDEN int sbx_validate_fd(int fd, const char *name, int bad,
+                               const char *need, sbx_err *e);
+#define SBX_BOX_LIFETIME_DEF 3600.0 /* box.h: SBX_BOX_LIFETIME_DEFAULT */
 
 /* Copy of opts upgraded to the library's struct size (missing fields take
  * their defaults).  Returns SANDBOX_EABI for an unset struct_size. */
@@ -219,6 +240,17 @@ typedef void (*sbx_stop_fn)(void *ctx, sbx_child *c);
 SBX_HIDDEN int sbx_capture_run(sbx_child *c, double timeout_sec, int cancel_fd,
                                sbx_stop_fn stop, void *ctx, sbx_capture *cap,
                                sbx_err *e);
+/* The same for a child the caller cannot reap (a box init's exec: c->pid
+ * -1): its end is a record on status_fd.  When status_fd is readable fn is
+ * called: 0 not yet, 1 ended (fn set cap->status), -1 the record will
+ * never come (status lost: SANDBOX_EBOXDEAD).  stop is called again every
+ * SBX_STOP_GRACE_SEC until the record arrives, at most 3 times. */
+typedef int (*sbx_status_fn)(void *ctx, sbx_capture *cap);
+SBX_HIDDEN int sbx_capture_run_status(sbx_child *c, int status_fd,
+                                      sbx_status_fn fn, void *fn_ctx,
+                                      double timeout_sec, int cancel_fd,
+                                      sbx_stop_fn stop, void *ctx,
+                                      sbx_capture *cap, sbx_err *e);
 SBX_HIDDEN void sbx_stream_free(sandbox_stream *s);
 /* Append n bytes to s keeping at most cap; counts everything. */
 SBX_HIDDEN int sbx_stream_append(sandbox_stream *s, size_t cap, const char *buf,
@@ -357,8 +389,6 @@ SBX_HIDDEN size_t sbx_seccomp_unresolved(char *buf, size_t n);
 /* ---- backends: each fills res (streams, wall time, reason, code) ------ */
 SBX_HIDDEN int sbx_container_run(const sbx_plan *plan, sandbox_result *res,
                                  sbx_err *e);
-SBX_HIDDEN int sbx_native_run(const sbx_plan *plan, sandbox_result *res,
-                              sbx_err *e);
 /* Sweep what killed native runs left (stale cgroups); returns a count. */
 SBX_HIDDEN unsigned sbx_native_gc(void);
 /* Kill what is left of native run `run_name` (plan->name, "sandbox-...")
@@ -378,7 +408,16 @@ SBX_HIDDEN int sbx_image_id_start(const sbx_plan *plan, sbx_child *c);
 SBX_HIDDEN void sbx_image_id_finish(sbx_child *c, const sbx_plan *plan,
                                     sandbox_result *res, bool keep);
 /* Set res->message (takes ownership of msg; NULL allowed). */
+/* Takes msg (may be NULL); stores it escaped as sbx_safe_text does. */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
+/* Text for a person: control characters (C0 with newline, DEL, C1),
+ * bidirectional overrides and bytes that are not UTF-8 written as \xNN or
+ * \uNNNN, the rest kept; out (n bytes, NUL-terminated, cut at a whole
+ * piece) and its length.  sbx_safe_dup: the same, malloc'd (NULL: NULL or
+ * out of memory).  Every sbx_err message and result message goes
+ * through it: they may quote the box. */
+SBX_HIDDEN size_t sbx_safe_text(char *out, size_t n, const char *in);
+SBX_HIDDEN char *sbx_safe_dup(const char *in);
 
 /* ---- subid.c: subordinate id ranges --------------------------------- */
 
@@ -484,5 +523,37 @@ SBX_HIDDEN long sbx_online_cpus(void);
 SBX_HIDDEN int sbx_mkdir_p(const char *path, mode_t mode);
 /* Write val to an existing file (cgroup and /proc knobs); 0 or -errno. */
 SBX_HIDDEN int sbx_write_file(const char *path, const char *val);
+
+/* ---- container boxes (backend_container_box.c, issue 10) --------------- */
+/* `<rt> run -d ...` for a long-lived box: the run argv's limits, hardening,
+ * mounts and network without --rm and without a command; init_dir (the
+ * control socket's directory, holding an empty stub file SBX_INIT_NAME)
+ * bound read-only at SBX_INIT_BOX_DIR, init_path on the stub, and
+ * SBX_INIT_BOX_DIR/SBX_INIT_NAME init_argv... as the box's PID 1 (behind
+ * the relay for network = allowlist). */
+SBX_HIDDEN int sbx_build_create_argv(const sbx_plan *p, const char *init_dir,
+                                     const char *init_path,
+                                     char *const *init_argv, char ***argv,
+                                     sbx_err *e);
+/* Remove the container by name until the runtime no longer lists it (a few
+ * tries, each call bounded).  true when it is verifiably gone. */
+SBX_HIDDEN bool sbx_container_remove(const char *rt, sbx_runtime_kind kind,
+                                     const char *name);
+/* Remove the control directories (and podman cwds) container boxes of dead
+ * owners left when their guardian died too; returns how many. */
+SBX_HIDDEN unsigned sbx_cbox_gc(void);
+
+/* podman, rootful: the caller's subordinate range for --uidmap/--gidmap
+ * (*use false when rootless: podman maps box root to the caller). */
+SBX_HIDDEN int sbx_podman_idmap(struct sbx_idmap *map, bool *use, sbx_err *e);
+/* docker: `docker info` started beside the run client; finish says whether
+ * box root is host root: 0 remapped, 1 not, -1 cannot tell (reaps c). */
+SBX_HIDDEN int sbx_docker_info_start(const sbx_plan *plan, sbx_child *c);
+SBX_HIDDEN int sbx_docker_info_finish(sbx_child *c);
+
+/* ---- opts.c: box-made links (boxcopy.c too) --------------------------- */
+/* The first symlink marked SBX_WS_BOX_LINK_XATTR that resolving path
+ * passes through (malloc'd), or NULL. */
+SBX_HIDDEN char *sbx_box_link_on_path(const char *path);
 
 #endif /* LIBSANDBOX_INTERNAL_H */

@@ -329,7 +329,10 @@ int sbx_net_rule_parse(const char *entry, const char *what, sbx_net_rule *r,
         return bad(e, what, entry,
                    "a wildcard over a top-level domain allows too much: "
                    "write *.example.com:443, not *.com:443");
-    snprintf(r->name, sizeof r->name, "%s", lname);
+    size_t ln = strlen(lname);
+    if (ln >= sizeof r->name)
+        return bad(e, what, entry, "the host name is too long");
+    memcpy(r->name, lname, ln + 1);
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Defaults, validation, size parsing, and the resolved run plan. */
-#include "internal.h"
+#include "box.h"
 #include "net.h"
 
 #include <ctype.h>
@@ -33,6 +33,7 @@ int sandbox_opts_init(sandbox_opts *opts, size_t size)
     d.cancel_fd = -1;
     d.disk_limit = SANDBOX_DEFAULT_DISK_LIMIT;
     d.stdin_fd = d.stdout_fd = d.stderr_fd = -1;
+    d.box_lifetime_sec = SBX_BOX_LIFETIME_DEF;
     /* A caller with a newer, larger struct gets its tail zeroed; one with
      * an older, smaller struct gets only the fields it knows. */
     memset(opts, 0, size);
@@ -250,8 +251,8 @@ static int validate_command(const sandbox_opts *o, sbx_err *e)
 }
 
 /* fd is -1 or open with an access mode other than `bad`. */
-static int validate_fd(int fd, const char *name, int bad, const char *need,
-                       sbx_err *e)
+int sbx_validate_fd(int fd, const char *name, int bad, const char *need,
+                    sbx_err *e)
 {
     if (fd == -1)
         return 0;
@@ -280,13 +281,33 @@ static int validate_io(const sandbox_opts *o, sbx_err *e)
         return sbx_fail(e, SANDBOX_EINVAL,
                         "stdin_data and stdin_fd are both set: the box has "
                         "one stdin; use one of them (stdin_fd -1 for none)");
-    if ((rc = validate_fd(o->stdin_fd, "stdin_fd", O_WRONLY,
-                          "readable (O_RDONLY or O_RDWR)", e)) < 0 ||
-        (rc = validate_fd(o->stdout_fd, "stdout_fd", O_RDONLY,
-                          "writable (O_WRONLY or O_RDWR)", e)) < 0 ||
-        (rc = validate_fd(o->stderr_fd, "stderr_fd", O_RDONLY,
-                          "writable (O_WRONLY or O_RDWR)", e)) < 0)
+    if ((rc = sbx_validate_fd(o->stdin_fd, "stdin_fd", O_WRONLY,
+                              "readable (O_RDONLY or O_RDWR)", e)) < 0 ||
+        (rc = sbx_validate_fd(o->stdout_fd, "stdout_fd", O_RDONLY,
+                              "writable (O_WRONLY or O_RDWR)", e)) < 0 ||
+        (rc = sbx_validate_fd(o->stderr_fd, "stderr_fd", O_RDONLY,
+                              "writable (O_WRONLY or O_RDWR)", e)) < 0)
         return rc;
+    return 0;
+}
+
+/* box_lifetime_sec: 0 (default 3600) or (0, 7 days]; box_idle_sec: 0
+ * (never) or (0, 7 days]. */
+static int validate_box_times(const sandbox_opts *o, sbx_err *e)
+{
+    if (!isfinite(o->box_lifetime_sec) || o->box_lifetime_sec < 0 ||
+        o->box_lifetime_sec > SBX_TIMEOUT_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "box_lifetime_sec %g is out of range: it must be > 0 "
+                        "and at most %g s (7 days), or 0 for the default "
+                        "(3600)",
+                        o->box_lifetime_sec, SBX_TIMEOUT_MAX);
+    if (!isfinite(o->box_idle_sec) || o->box_idle_sec < 0 ||
+        o->box_idle_sec > SBX_TIMEOUT_MAX)
+        return sbx_fail(e, SANDBOX_EINVAL,
+                        "box_idle_sec %g is out of range: it must be >= 0 "
+                        "(0: never idle out) and at most %g s (7 days)",
+                        o->box_idle_sec, SBX_TIMEOUT_MAX);
     return 0;
 }
 
@@ -453,6 +474,8 @@ int sbx_validate(const sandbox_opts *o, sbx_err *e)
                             "default, " SANDBOX_DEFAULT_DISK_LIMIT ")",
                             o->disk_limit);
     }
+    if ((rc = validate_box_times(o, e)) < 0)
+        return rc;
     if (o->cancel_fd < -1 ||
         (o->cancel_fd >= 0 && fcntl(o->cancel_fd, F_GETFD) < 0))
         return sbx_fail(e, SANDBOX_EINVAL,
@@ -521,6 +544,11 @@ static char *box_link_on_path(const char *path, int depth)
     return NULL;
 }
 
+char *sbx_box_link_on_path(const char *path)
+{
+    return path != NULL ? box_link_on_path(path, 0) : NULL;
+}
+
 static int resolve_dir(const char *in, char **out, const char *what, sbx_err *e)
 {
     char *bad = box_link_on_path(in, 0);
@@ -545,6 +573,28 @@ static int resolve_dir(const char *in, char **out, const char *what, sbx_err *e)
         return rc;
     }
     *out = p;
+    return 0;
+}
+
+/* The extra mounts as structs: host resolved (realpath), box copied. */
+static int plan_mounts(sbx_plan *plan, const sandbox_opts *o, sbx_err *e)
+{
+    if (o->n_mounts == 0)
+        return 0;
+    plan->mounts = calloc(o->n_mounts, sizeof *plan->mounts);
+    if (plan->mounts == NULL)
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_mounts; i++) {
+        sbx_plan_mount *m = &plan->mounts[i];
+        int rc = resolve_dir(o->mounts[i].host, &m->host, "mount host path", e);
+        if (rc < 0)
+            return rc;
+        plan->n_mounts = i + 1;
+        m->box = sbx_strdup(o->mounts[i].box);
+        m->writable = o->mounts[i].writable != 0;
+        if (m->box == NULL)
+            return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    }
     return 0;
 }
 
@@ -587,6 +637,9 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     plan->n_allow = o.n_allow;
     plan->max_connections = o.max_connections;
     plan->max_net_bytes = o.max_net_bytes;
+    plan->box_lifetime_sec =
+        o.box_lifetime_sec > 0 ? o.box_lifetime_sec : SBX_BOX_LIFETIME_DEF;
+    plan->box_idle_sec = o.box_idle_sec;
     /* podman and docker refuse more CPUs than the host has: clamp, so the
      * contract's default of 2.0 still works on a one-CPU machine. */
     double cpus = o.cpus;
@@ -608,23 +661,8 @@ int sbx_plan_init(sbx_plan *plan, const sandbox_opts *opts, sbx_err *e)
     if (o.workspace != NULL &&
         (rc = resolve_dir(o.workspace, &plan->workspace, "workspace", e)) < 0)
         goto fail;
-    plan->mount_args = calloc(o.n_mounts + 1, sizeof(char *));
-    if (plan->mount_args == NULL) {
-        rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    if ((rc = plan_mounts(plan, &o, e)) < 0)
         goto fail;
-    }
-    for (size_t i = 0; i < o.n_mounts; i++) {
-        sbx_autofree char *host = NULL;
-        if ((rc = resolve_dir(o.mounts[i].host, &host, "mount host path", e)) <
-            0)
-            goto fail;
-        plan->mount_args[i] = sbx_asprintf("%s:%s:%s", host, o.mounts[i].box,
-                                           o.mounts[i].writable ? "rw" : "ro");
-        if (plan->mount_args[i] == NULL) {
-            rc = sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
-            goto fail;
-        }
-    }
     rc = sbx_find_runtime(o.runtime, getenv(SANDBOX_RUNTIME_ENV),
                           getenv("PATH"), &plan->runtime_path, &plan->kind, e);
     if (rc < 0)
@@ -652,13 +690,88 @@ fail:
     return rc;
 }
 
+static void free_strv(char **v, size_t n)
+{
+    if (v != NULL)
+        for (size_t i = 0; i < n; i++)
+            free(v[i]);
+    free(v);
+}
+
 void sbx_plan_free(sbx_plan *plan)
 {
     free(plan->runtime_path);
     free(plan->workspace);
-    if (plan->mount_args != NULL)
-        for (char **p = plan->mount_args; *p; p++)
-            free(*p);
-    free(plan->mount_args);
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        free(plan->mounts[i].host);
+        free(plan->mounts[i].box);
+    }
+    free(plan->mounts);
+    if (plan->owned) {
+        free((char *)plan->command);
+        free((char *)plan->image);
+        free((char *)plan->memory);
+        free_strv((char **)plan->env, plan->n_env);
+        free_strv((char **)plan->argv, plan->argc);
+        free_strv((char **)plan->allow, plan->n_allow);
+    }
     memset(plan, 0, sizeof *plan);
+}
+
+/* n strings copied into a fresh array (NULL stays NULL); -1 out of memory */
+static int dup_strv(const char *const **v, size_t n)
+{
+    if (*v == NULL)
+        return 0;
+    char **c = calloc(n + 1, sizeof *c);
+    if (c == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((c[i] = sbx_strdup((*v)[i])) == NULL) {
+            free_strv(c, i);
+            return -1;
+        }
+    *v = (const char *const *)c;
+    return 0;
+}
+
+int sbx_plan_own(sbx_plan *plan, sbx_err *e)
+{
+    if (plan->owned)
+        return 0;
+    const char *cmd = plan->command, *img = plan->image, *mem = plan->memory;
+    const char *const *env = plan->env, *const *argv = plan->argv,
+                      *const *allow = plan->allow;
+    plan->command = plan->image = plan->memory = NULL;
+    plan->env = plan->argv = plan->allow = NULL;
+    plan->owned = true;
+    /* Exec-only fields a box never uses: not kept. */
+    plan->stdin_data = NULL;
+    plan->stdin_len = 0;
+    plan->stdin_fd = plan->stdout_fd = plan->stderr_fd = -1;
+    plan->stdin_open = false;
+    plan->on_output = NULL;
+    plan->on_output_ctx = NULL;
+    plan->io = NULL;
+    plan->net = NULL;
+    plan->cancel_fd = -1;
+    plan->env = env;
+    plan->argv = argv;
+    plan->allow = allow;
+    int bad = (cmd && (plan->command = sbx_strdup(cmd)) == NULL) ||
+              (img && (plan->image = sbx_strdup(img)) == NULL) ||
+              (mem && (plan->memory = sbx_strdup(mem)) == NULL);
+    if (bad || dup_strv(&plan->env, plan->n_env) < 0) {
+        plan->env = NULL, plan->argv = NULL, plan->allow = NULL;
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    }
+    if (dup_strv(&plan->argv, plan->argc) < 0) {
+        plan->argv = NULL, plan->allow = NULL;
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    }
+    if (dup_strv(&plan->allow, plan->n_allow) < 0) {
+        plan->allow = NULL;
+        return sbx_fail(e, SANDBOX_ENOMEM, "out of memory");
+    }
+    return 0;
 }

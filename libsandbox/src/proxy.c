@@ -623,7 +623,9 @@ static void handle_socks(proxy_state *ps, conn *c)
     memcpy(c->c2u.d, c->hdr + need, c->hlen - need);
     c->c2u.len = c->hlen - need;
     if (port == 0) {
-        snprintf(c->dest, sizeof c->dest, "%s:0", host);
+        if (snprintf(c->dest, sizeof c->dest, "%s:0", host) >=
+            (int)sizeof c->dest)
+            c->dest[sizeof c->dest - 1] = '\0'; /* cut: only a log field */
         deny(ps, c, 400, 2, "port 0");
         return;
     }
@@ -1030,7 +1032,7 @@ __attribute__((noreturn)) static void proxy_child(proxy_state *ps)
 
 bool sbx_net_relay_path(char *buf, size_t n, sbx_err *e)
 {
-    const char *env = getenv(SBX_NET_RELAY_ENV);
+    const char *env = secure_getenv(SBX_NET_RELAY_ENV);
     const char *path = env && env[0] ? env : SBX_LIBEXECDIR "/sandbox-netrelay";
     if (snprintf(buf, n, "%s", path) >= (int)n)
         return sbx_fail(e, SANDBOX_EINVAL, "relay path too long") && false;
@@ -1253,7 +1255,9 @@ unsigned sbx_net_gc(void)
         memset(&px, 0, sizeof px);
         if (strlen(base) + 18 > sizeof px.dir)
             break;
-        snprintf(px.dir, sizeof px.dir, "%.180s/%s", base, de->d_name);
+        if (snprintf(px.dir, sizeof px.dir, "%.180s/%s", base, de->d_name) >=
+            (int)sizeof px.dir)
+            continue;
         char logp[300];
         snprintf(logp, sizeof logp, "%s/log", px.dir);
         struct stat st;

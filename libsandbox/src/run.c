@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* sandbox_run: options -> validated plan -> backend -> result. */
-#include "internal.h"
+#include "box.h"
 
 #include <string.h>
 
 void sbx_set_message(sandbox_result *res, char *msg)
 {
     free(res->message);
-    res->message = msg;
+    /* It may quote the box (sbx_safe_text); on ENOMEM the raw text is
+     * dropped, never kept. */
+    res->message = sbx_safe_dup(msg);
+    free(msg);
 }
 
 static int ensure_data(sandbox_stream *s)
@@ -72,7 +75,7 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
     if (res->runtime == NULL || res->container_name == NULL)
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
     else if (plan.kind == SBX_RT_NATIVE)
-        rc = sbx_native_run(&plan, res, &e);
+        rc = sbx_box_run(&plan, res, &e); /* plan moved into the box */
     else {
         sbx_child inspect;
         sbx_image_id_start(&plan, &inspect);
@@ -81,8 +84,6 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
     }
     if (rc == 0 && (ensure_data(&res->out) < 0 || ensure_data(&res->err) < 0))
         rc = sbx_fail(&e, SANDBOX_ENOMEM, "out of memory");
-    if (rc == 0 && plan.kind == SBX_RT_NATIVE)
-        sbx_fill_image_id(&plan, res); /* what ran, pinned (image_id.c) */
     if (rc == 0)
         add_io_note(res, &io);
     sbx_io_free(&io);

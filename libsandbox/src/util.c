@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -24,22 +25,103 @@ void sbx_closep(int *fd)
     }
 }
 
+/* ---- text that may quote the box -----------------------------------------
+ * Messages quote names and output the box chose (a link target, a file
+ * name, the tail of its stderr); a caller that prints one must not have the
+ * box act on its terminal.  Control characters (C0 including newline, DEL,
+ * C1), bidirectional overrides and isolates, and bytes that are not valid
+ * UTF-8 are written as \xNN / \uNNNN; everything else is kept. */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left) and its code
+ * point, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
+{
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    if (s[0] < 0xc2 || s[0] > 0xf4 || len > n)
+        return 0;
+    unsigned c = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+static bool shown_escaped(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f ||
+           cp == 0x061c;
+}
+
+size_t sbx_safe_text(char *out, size_t n, const char *in)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t len = strlen(in), o = 0;
+    for (size_t i = 0; i < len;) {
+        char piece[8];
+        size_t pl;
+        unsigned cp = 0;
+        size_t ul = s[i] >= 0x80 ? utf8_seq(s + i, len - i, &cp) : 0;
+        if (s[i] >= 0x20 && s[i] != 0x7f && s[i] < 0x80) {
+            piece[0] = (char)s[i];
+            pl = 1;
+            i++;
+        } else if (ul > 0 && !shown_escaped(cp)) {
+            memcpy(piece, s + i, ul);
+            pl = ul;
+            i += ul;
+        } else if (ul > 0) {
+            pl = (size_t)snprintf(piece, sizeof piece, "\\u%04x", cp);
+            i += ul;
+        } else {
+            pl = (size_t)snprintf(piece, sizeof piece, "\\x%02x", s[i]);
+            i++;
+        }
+        if (o + pl + 1 > n)
+            break;
+        memcpy(out + o, piece, pl);
+        o += pl;
+    }
+    if (n > 0)
+        out[o < n ? o : n - 1] = '\0';
+    return o;
+}
+
+char *sbx_safe_dup(const char *in)
+{
+    if (in == NULL)
+        return NULL;
+    size_t n = strlen(in) * 6 + 1; /* worst case: every byte \u00NN-sized */
+    char *out = malloc(n);
+    if (out != NULL)
+        sbx_safe_text(out, n, in);
+    return out;
+}
+
 __attribute__((format(printf, 4, 0))) static int
 vfail(sbx_err *e, int code, int errnum, const char *fmt, va_list ap)
 {
     if (e == NULL)
         return code;
     e->code = code;
-    int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    char raw[sizeof e->msg];
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     if (n < 0)
-        e->msg[0] = '\0';
+        raw[0] = '\0';
     if (errnum != 0) {
-        size_t used = strlen(e->msg);
+        size_t used = strlen(raw);
         char buf[256];
         /* GNU strerror_r: thread-safe, may return a static string. */
         const char *s = strerror_r(errnum, buf, sizeof buf);
-        snprintf(e->msg + used, sizeof e->msg - used, ": %s", s);
+        snprintf(raw + used, sizeof raw - used, ": %s", s);
     }
+    sbx_safe_text(e->msg, sizeof e->msg, raw);
     return code;
 }
 
@@ -115,6 +197,10 @@ const char *sandbox_strerror(int code)
     case SANDBOX_EABI:
         return "struct_size not set: call "
                "sandbox_opts_init/sandbox_result_init";
+    case SANDBOX_EBOXDEAD:
+        return "the box is gone (destroyed, out of memory, lifetime, idle or "
+               "killed)";
+    case SANDBOX_EBADBOX: return "not a box handle (NULL, foreign or freed)";
     default: return "unknown error";
     }
 }

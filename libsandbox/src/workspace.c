@@ -99,6 +99,24 @@ static char *sub(const sbx_ws *w, const char *leaf)
     return sbx_asprintf("%s/%s", w->dir, leaf);
 }
 
+/* Take the lock of a run directory we just made.  Another caller's sweep
+ * (sbx_ws_sweep_at) may hold it for a moment between our create and our
+ * flock, to look at the directory and leave it: wait that out (bounded),
+ * never fail the run for it. */
+static int lock_new(int fd)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    errno = EWOULDBLOCK;
+    return -1;
+}
+
 /* A directory component under parent: created with mode if missing, must
  * be a real directory owned by root and writable by nobody else. */
 static int private_dir(int parent, const char *name, mode_t mode,
@@ -1037,7 +1055,7 @@ int sbx_ws_prepare_flags(const sbx_plan *p, const sbx_idmap *map,
     if ((lock = sub(w, "lock")) != NULL)
         w->lock_fd = open(
             lock, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    if (w->lock_fd < 0 || lock_new(w->lock_fd) < 0) {
         rc = sbx_fail_errno(e, SANDBOX_ERUNTIME, errno, "lock %s", w->dir);
         goto fail;
     }
@@ -1235,11 +1253,14 @@ unsigned sbx_ws_sweep_at(int base)
             openat(rd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (lk >= 0 && flock(lk, LOCK_EX | LOCK_NB) < 0)
             continue; /* a live run */
-        /* A run makes t/ only once it holds its lock: a directory without
-         * t/ may be a run between its mkdir and its flock, and is left
-         * until it is old. */
+        /* A run makes t/ only once it holds its lock.  A directory whose
+         * lock we hold and which has t/ is therefore a dead run.  One
+         * without a lock file, or without t/, may be a run between its
+         * mkdir and its flock: it is left until it is old.  (Without a
+         * lock file we hold nothing, so t/ proves nothing: the run may have
+         * made its lock, taken it and made t/ since our openat.) */
         struct stat st;
-        if (faccessat(rd, "t", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+        if ((lk < 0 || faccessat(rd, "t", F_OK, AT_SYMLINK_NOFOLLOW) < 0) &&
             (fstat(rd, &st) < 0 || time(NULL) - st.st_mtime < 60))
             continue;
         sbx_ws tmp;

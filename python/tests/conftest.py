@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """pytest setup for the libsandbox package.
 
-LIBSANDBOX_PATH picks the library under test (default: the repository's
+LIBSANDBOX_PATH picks the library under test; SANDBOX_TEST_RUNTIME one
+backend (default: native, podman and docker) (default: the repository's
 build/libsandbox/libsandbox.so.0).  The package is imported as installed
 (scripts/test.sh installs it into a temporary directory first); when it is
 not installed, the source tree's python/src is used."""
@@ -15,6 +16,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 os.environ.setdefault("LIBSANDBOX_PATH",
                       str(REPO / "build" / "libsandbox" / "libsandbox.so.0"))
+# An uninstalled build's helpers next to the library under test: the box
+# init (every native box's PID 1) and the network relay, named through
+# their environment variables (installed ones are found without).
+for _var, _exe in (("SANDBOX_INIT", "sandbox-init"),
+                   ("SANDBOX_NETRELAY", "sandbox-netrelay")):
+    _built = pathlib.Path(os.environ["LIBSANDBOX_PATH"]).parent / _exe
+    if _built.exists():
+        os.environ.setdefault(_var, str(_built))
 try:
     import libsandbox  # noqa: F401
 except ImportError:
@@ -22,7 +31,11 @@ except ImportError:
     import libsandbox  # noqa: F401
 
 IMAGE = "busybox:latest"
-BACKENDS = ["native", "podman", "docker"]
+# $SANDBOX_TEST_RUNTIME=native|podman|docker runs the backend tests on that
+# backend only (as the C tests take it); unset: all three.
+ALL_BACKENDS = ["native", "podman", "docker"]
+BACKENDS = ([os.environ["SANDBOX_TEST_RUNTIME"]]
+            if os.environ.get("SANDBOX_TEST_RUNTIME") else ALL_BACKENDS)
 _works = {}
 
 

@@ -145,18 +145,22 @@ def test_defaults_are_the_librarys():
     assert opts.image == b"debian:stable-slim"
 
 
+STRUCTS = {"sandbox_opts": libsandbox.sandbox_opts,
+           "sandbox_result": libsandbox.sandbox_result,
+           "sandbox_stream": libsandbox.sandbox_stream,
+           "sandbox_mount": libsandbox.sandbox_mount,
+           "sandbox_exec_opts": libsandbox.sandbox_exec_opts}
+
+
 def test_struct_layout_matches_the_header(tmp_path):
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler")
-    structs = {"sandbox_opts": libsandbox.sandbox_opts,
-               "sandbox_result": libsandbox.sandbox_result,
-               "sandbox_stream": libsandbox.sandbox_stream,
-               "sandbox_mount": libsandbox.sandbox_mount}
     lines = ["#include <stdio.h>", "#include <stddef.h>",
              "#include <sandbox.h>", "int main(void) {"]
-    for name, cls in structs.items():
+    for name, cls in STRUCTS.items():
         lines.append(f'printf("{name} size %zu\\n", sizeof({name}));')
+        lines.append(f'printf("{name} align %zu\\n", _Alignof({name}));')
         for field, _ in cls._fields_:
             lines.append(f'printf("{name}.{field} %zu %zu\\n", '
                          f'offsetof({name}, {field}), '
@@ -165,22 +169,57 @@ def test_struct_layout_matches_the_header(tmp_path):
     src = tmp_path / "layout.c"
     src.write_text("\n".join(lines))
     exe = tmp_path / "layout"
-    subprocess.run([cc, "-I", str(HEADER_DIR), str(src), "-o", str(exe)],
-                   check=True)
+    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-I",
+                    str(HEADER_DIR), str(src), "-o", str(exe)], check=True)
     got = subprocess.run([str(exe)], capture_output=True, text=True,
                          check=True).stdout.split("\n")
     want = []
-    for name, cls in structs.items():
+    for name, cls in STRUCTS.items():
         want.append(f"{name} size {ctypes.sizeof(cls)}")
+        want.append(f"{name} align {ctypes.alignment(cls)}")
         for field, ftype in cls._fields_:
             want.append(f"{name}.{field} {getattr(cls, field).offset} "
                         f"{ctypes.sizeof(ftype)}")
     assert got[:-1] == want
-    # Every field of the header's structs is described here.
-    header = (HEADER_DIR / "sandbox.h").read_text()
-    body = header.split("typedef struct sandbox_opts {")[1].split("}")[0]
-    for field, _ in libsandbox.sandbox_opts._fields_:
-        assert field in body
+
+
+def header_fields(name):
+    """The field names of `typedef struct name {...} name;` in sandbox.h,
+    in order: plain declarators ("int a, b;"), pointers, function
+    pointers."""
+    import re
+    text = (HEADER_DIR / "sandbox.h").read_text()
+    m = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), text,
+                  re.S)
+    assert m, name
+    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+    body = re.sub(r"//[^\n]*", "", body)
+    names = []
+    for decl in body.split(";"):
+        decl = decl.strip()
+        if not decl:
+            continue
+        fp = re.search(r"\(\s*\*\s*(\w+)\s*\)\s*\(", decl)
+        if fp:
+            names.append(fp.group(1))
+            continue
+        for part in decl.split(","):
+            names.append(re.findall(r"\w+", part)[-1])
+    return names
+
+
+@pytest.mark.parametrize("name", list(STRUCTS))
+def test_header_fields_are_all_described(name):
+    """A field added to sandbox.h and missed here (or reordered) fails."""
+    assert header_fields(name) == [f for f, _ in STRUCTS[name]._fields_]
+
+
+def test_header_parser_sees_comma_declarations():
+    # The control for the test above: sandbox_exec_opts declares
+    # "int stdout_fd, stderr_fd;" on one line, and both are seen.
+    fields = header_fields("sandbox_exec_opts")
+    assert fields[fields.index("stdout_fd") + 1] == "stderr_fd"
+    assert fields[-1] == "cancel_fd"
 
 
 def test_py_typed_is_shipped():

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,7 +58,14 @@ static char *make_log(const char *dir, int n, char ***lines, size_t *nl)
     return log;
 }
 
-/* Verify the lines given (joined with newlines); the problems. */
+static void dump(char **probs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "  problem: %s\n", probs[i]);
+}
+
+/* Verify the lines given (joined with newlines); the problems (also on
+ * stderr). */
 static size_t verify_lines(char **lines, size_t n, char ***probs)
 {
     size_t cap = 1;
@@ -73,7 +81,17 @@ static size_t verify_lines(char **lines, size_t n, char ***probs)
     char head[65];
     audit_verify_buffer(buf, strlen(buf), probs, &np, &nrec, &head_seq, head);
     free(buf);
+    dump(*probs, np);
     return np;
+}
+
+/* make_log's directory, log and lines, all gone. */
+static void free_log(char *dir, char *log, char **lines, size_t n)
+{
+    free_strv(lines, n);
+    free(log);
+    rm_rf(dir);
+    free(dir);
 }
 
 static int has(char **probs, size_t n, const char *a, const char *b)
@@ -84,10 +102,18 @@ static int has(char **probs, size_t n, const char *a, const char *b)
     return 0;
 }
 
-static void dump(char **probs, size_t n)
+/* verify_lines finds a problem naming a (and b, unless NULL); with only,
+ * that one alone. */
+static void assert_problem(char **lines, size_t n, bool only, const char *a,
+                           const char *b)
 {
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "  problem: %s\n", probs[i]);
+    char **probs;
+    size_t np = verify_lines(lines, n, &probs);
+    if (only)
+        ck_assert_uint_eq(np, 1);
+    ck_assert_msg(has(probs, np, a, b), "no problem names '%s' / '%s'", a,
+                  b ? b : "-");
+    free_strv(probs, np);
 }
 
 START_TEST(chain_intact)
@@ -99,7 +125,6 @@ START_TEST(chain_intact)
     ck_assert_uint_eq(n, 10);
     char **probs;
     size_t np = verify_lines(lines, n, &probs);
-    dump(probs, np);
     ck_assert_uint_eq(np, 0);
     free_strv(probs, np);
     /* the file API agrees, and reports the head */
@@ -111,10 +136,7 @@ START_TEST(chain_intact)
     audit_line_hash(lines[9], strlen(lines[9]), want);
     ck_assert_str_eq(head, want);
     free_strv(probs, np);
-    free_strv(lines, n);
-    free(log);
-    rm_rf(dir);
-    free(dir);
+    free_log(dir, log, lines, n);
 }
 END_TEST
 
@@ -128,23 +150,12 @@ START_TEST(chain_changed_line)
     char *p = strstr(lines[3], "\"n\":3");
     ck_assert_ptr_nonnull(p);
     p[4] = '7';
-    char **probs;
-    size_t np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert_uint_eq(np, 1);
-    ck_assert(has(probs, np, "line 4 (seq 4): changed", "line 5"));
-    free_strv(probs, np);
+    assert_problem(lines, n, true, "line 4 (seq 4): changed", "line 5");
     /* a sloppy edit (spaces) is caught on the line itself */
     free(lines[3]);
     lines[3] = xstrdup("{\"candidate\": \"c\"}");
-    np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert(has(probs, np, "line 4:", "not a log record"));
-    free_strv(probs, np);
-    free_strv(lines, n);
-    free(log);
-    rm_rf(dir);
-    free(dir);
+    assert_problem(lines, n, false, "line 4:", "not a log record");
+    free_log(dir, log, lines, n);
 }
 END_TEST
 
@@ -157,25 +168,15 @@ START_TEST(chain_removed_line)
     free(lines[5]); /* seq 6 */
     memmove(&lines[5], &lines[6], 4 * sizeof *lines);
     n--;
-    char **probs;
-    size_t np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert_uint_eq(np, 1);
-    ck_assert(has(probs, np, "seq 6 is missing between line 5 and line 6",
-                  "removed"));
-    free_strv(probs, np);
+    assert_problem(lines, n, true, "seq 6 is missing between line 5 and line 6",
+                   "removed");
     /* removing the first line is named too */
     free(lines[0]);
     memmove(&lines[0], &lines[1], (n - 1) * sizeof *lines);
     n--;
-    np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert(has(probs, np, "seq 1 is missing before line 1", "removed"));
-    free_strv(probs, np);
-    free_strv(lines, n);
-    free(log);
-    rm_rf(dir);
-    free(dir);
+    assert_problem(lines, n, false, "seq 1 is missing before line 1",
+                   "removed");
+    free_log(dir, log, lines, n);
 }
 END_TEST
 
@@ -190,23 +191,12 @@ START_TEST(chain_inserted_line)
     memmove(&lines[8], &lines[7], 3 * sizeof *lines);
     lines[7] = xstrdup(lines[2]);
     n++;
-    char **probs;
-    size_t np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert_uint_eq(np, 1);
-    ck_assert(has(probs, np, "line 8: seq 3 repeats line 3", "inserted"));
-    free_strv(probs, np);
+    assert_problem(lines, n, true, "line 8: seq 3 repeats line 3", "inserted");
     /* a line that is no record at all */
     free(lines[7]);
     lines[7] = xstrdup("{\"kind\":\"evaluation\",\"passed\":43}");
-    np = verify_lines(lines, n, &probs);
-    dump(probs, np);
-    ck_assert(has(probs, np, "line 8:", "inserted"));
-    free_strv(probs, np);
-    free_strv(lines, n);
-    free(log);
-    rm_rf(dir);
-    free(dir);
+    assert_problem(lines, n, false, "line 8:", "inserted");
+    free_log(dir, log, lines, n);
 }
 END_TEST
 
@@ -221,16 +211,12 @@ START_TEST(chain_reordered_lines)
     lines[4] = x;
     char **probs;
     size_t np = verify_lines(lines, n, &probs);
-    dump(probs, np);
     ck_assert_uint_eq(np, 1);
     ck_assert(has(probs, np, "out of order: reordered", NULL));
     ck_assert(has(probs, np, "line 4 (seq 5)", NULL) ||
               has(probs, np, "line 5 (seq 4)", NULL));
     free_strv(probs, np);
-    free_strv(lines, n);
-    free(log);
-    rm_rf(dir);
-    free(dir);
+    free_log(dir, log, lines, n);
 }
 END_TEST
 

@@ -2148,6 +2148,25 @@ static void step(const char *what)
     last = t;
 }
 
+/* The checks run from the library's side, against the box (ctl false) or
+ * the weakened control box (ctl true; each step's name ends in -ctl). */
+static void do_lib_checks(bool ctl)
+{
+    do_view(ctl);
+    step(ctl ? "do_view-ctl" : "do_view");
+    do_lifecycle(ctl);
+    step(ctl ? "do_lifecycle-ctl" : "do_lifecycle");
+    do_daemon(ctl);
+    step(ctl ? "do_daemon-ctl" : "do_daemon");
+    for (size_t i = 0; i < NA; i++)
+        if (A[i].run == R_LIB && strncmp(A[i].name, "path-", 5) == 0)
+            do_lookup(&A[i], ctl);
+    do_dotdot(ctl);
+    do_mountpoint_symlink(ctl);
+    do_ws_symlink(ctl);
+    step(ctl ? "do_dotdot-ctl" : "do_dotdot");
+}
+
 static void run_everything(void)
 {
     struct timespec t0, t1;
@@ -2198,19 +2217,7 @@ static void run_everything(void)
     run_probe_box(R_RES, &resc);
     step("run_probe_box R_RES");
     check_dir_empty(S.cwd_res, box_of("oom-file-in-caller-cwd"));
-    do_view(false);
-    step("do_view");
-    do_lifecycle(false);
-    step("do_lifecycle");
-    do_daemon(false);
-    step("do_daemon");
-    for (size_t i = 0; i < NA; i++)
-        if (A[i].run == R_LIB && strncmp(A[i].name, "path-", 5) == 0)
-            do_lookup(&A[i], false);
-    do_dotdot(false);
-    do_mountpoint_symlink(false);
-    do_ws_symlink(false);
-    step("do_dotdot");
+    do_lib_checks(false);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double box_s = (double)(t1.tv_sec - t0.tv_sec);
 
@@ -2231,19 +2238,7 @@ static void run_everything(void)
                 "weakened box: disk_limit_hit=%d", cc.disk_hit);
     }
     check_dir_empty(S.c_cwd, ctl_of("oom-file-in-caller-cwd"));
-    do_view(true);
-    step("do_view-ctl");
-    do_lifecycle(true);
-    step("do_lifecycle-ctl");
-    do_daemon(true);
-    step("do_daemon-ctl");
-    for (size_t i = 0; i < NA; i++)
-        if (A[i].run == R_LIB && strncmp(A[i].name, "path-", 5) == 0)
-            do_lookup(&A[i], true);
-    do_dotdot(true);
-    do_mountpoint_symlink(true);
-    do_ws_symlink(true);
-    step("do_dotdot-ctl");
+    do_lib_checks(true);
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     /* the report */

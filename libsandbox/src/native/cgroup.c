@@ -3,6 +3,7 @@
  * OOM kills, peak memory and CPU time, and complete removal.  Works on
  * cgroup v1 (this host: one hierarchy per controller) and v2. */
 #include "native.h"
+#include "../box.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -460,7 +461,7 @@ static bool in_use(const char *lock_root, const char *name)
  * enough and not locked by a live run; a populated one is refused by the
  * kernel (EBUSY): a sweep never kills (a run of an older library holds no
  * lock). */
-static unsigned sweep_root(const char *root, const char *lock_root,
+static unsigned sweep_root(const char *root, const char *lock_root, bool v2,
                            double min_age_sec)
 {
     char parent[4096];
@@ -477,9 +478,14 @@ static unsigned sweep_root(const char *root, const char *lock_root,
         if (strncmp(de->d_name, "sandbox-", 8) != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", parent, de->d_name);
-        /* Young directories may belong to a run being set up. */
+        /* Young directories may belong to a run being set up.  A v2
+         * directory may hold the exec kill groups of a box whose owner and
+         * guardian died together (rmdir: EBUSY): they go with it once
+         * nothing runs below. */
         if (stat(path, &st) == 0 && difftime(now, st.st_ctime) >= min_age_sec &&
-            !in_use(lock_root, de->d_name) && rmdir(path) == 0)
+            !in_use(lock_root, de->d_name) &&
+            (rmdir(path) == 0 ||
+             (v2 && errno == EBUSY && sbx_xp_sweep_dir(path, min_age_sec))))
             removed++;
     }
     closedir(d);
@@ -495,9 +501,9 @@ unsigned sbx_cgroup_sweep(double min_age_sec)
     /* The lock directory's hierarchy last, so the others see it held. */
     for (int c = SBX_CG_N - 1; c >= 0; c--)
         if (v1[c] != NULL)
-            removed += sweep_root(v1[c], lock_root, min_age_sec);
+            removed += sweep_root(v1[c], lock_root, false, min_age_sec);
     if (v2 != NULL)
-        removed += sweep_root(v2, lock_root, min_age_sec);
+        removed += sweep_root(v2, lock_root, true, min_age_sec);
     for (int c = 0; c < SBX_CG_N; c++)
         free(v1[c]);
     free(v2);

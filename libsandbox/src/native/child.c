@@ -99,9 +99,14 @@ static void reset_signals(const sbx_box *a)
 static void setup_stdio(const sbx_box *a)
 {
     int in = a->in_r >= 0 ? a->in_r : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int nul = a->out_w < 0 || a->err_w < 0
+                  ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                  : -1;
+    int out = a->out_w >= 0 ? a->out_w : nul,
+        err = a->err_w >= 0 ? a->err_w : nul;
     int fds[3] = {in < 0 ? -1 : fcntl(in, F_DUPFD_CLOEXEC, 3),
-                  fcntl(a->out_w, F_DUPFD_CLOEXEC, 3),
-                  fcntl(a->err_w, F_DUPFD_CLOEXEC, 3)};
+                  out < 0 ? -1 : fcntl(out, F_DUPFD_CLOEXEC, 3),
+                  err < 0 ? -1 : fcntl(err, F_DUPFD_CLOEXEC, 3)};
     for (int i = 0; i < 3; i++)
         if (fds[i] < 0 || dup2(fds[i], i) < 0)
             sbx_box_fail(a, STEP_STDIO);
@@ -110,11 +115,36 @@ static void setup_stdio(const sbx_box *a)
         sbx_box_fail(a, STEP_STDIO);
 }
 
-static void prologue(const sbx_box *a)
+/* Box init: fd 3 becomes the control socket just before exec, so no fd the
+ * child still uses may be 3 (the child's copy of *a is its own). */
+static void free_fd3(sbx_box *a)
+{
+    int *used[] = {&a->sync_fd, &a->err_fd, &a->userns_fd, &a->ctl_fd};
+    for (size_t i = 0; i < sizeof used / sizeof *used; i++)
+        if (*used[i] == 3) {
+            int fd = fcntl(3, F_DUPFD_CLOEXEC, 4);
+            if (fd < 0)
+                sbx_box_fail(a, STEP_STDIO);
+            *used[i] = fd; /* fd 3 itself closes at exec or is replaced */
+        }
+}
+
+/* The control socket as fd 3, inherited by the command. */
+static void pass_ctl(const sbx_box *a)
+{
+    if (a->ctl_fd < 0)
+        return;
+    if (a->ctl_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup3(a->ctl_fd, 3, 0) < 0)
+        sbx_box_fail(a, STEP_STDIO);
+}
+
+static void prologue(sbx_box *a)
 {
     for (int i = 0; i < 5; i++)
         if (a->parent_fds[i] >= 0)
             close(a->parent_fds[i]);
+    if (a->ctl_fd >= 0)
+        free_fd3(a);
     reset_signals(a);
     if (setsid() < 0)
         sbx_box_fail(a, STEP_SESSION);
@@ -162,7 +192,7 @@ static void enter_userns(const sbx_box *a)
 static void die_with_parent(const sbx_box *a)
 {
     char byte;
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    if (!a->no_pdeathsig && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         sbx_box_fail(a, STEP_PDEATHSIG);
     if (recv(a->sync_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
         _exit(127);
@@ -246,7 +276,7 @@ static void exec_argv(const sbx_box *a)
 
 int sbx_box_main(void *arg)
 {
-    const sbx_box *a = arg;
+    sbx_box *a = arg; /* the child's own copy (no CLONE_VM) */
     prologue(a);
     wait_parent(a);
     if (!a->late_userns)
@@ -260,6 +290,7 @@ int sbx_box_main(void *arg)
     if (a->late_userns)
         enter_userns(a);
     lockdown(a);
+    pass_ctl(a);
     if (a->path != NULL)
         exec_argv(a);
     else

@@ -144,7 +144,11 @@ typedef struct sbx_box_mount {
 typedef struct sbx_box {
     int sync_fd;       /* socket: the parent's go/ack bytes */
     int err_fd;        /* {step, errno} on failure; EOF at exec */
-    int out_w, err_w;  /* the box's stdout, stderr */
+    int out_w, err_w;  /* the box's stdout, stderr; -1: /dev/null */
+    int ctl_fd;        /* -1, or passed to the command as fd 3 (the box
+                          init's control socket) */
+    bool no_pdeathsig; /* a box: it dies with its owner through ctl_fd's
+                          EOF, not with the creating thread */
     int in_r;          /* the box's stdin (a pipe), -1: /dev/null */
     int parent_fds[5]; /* the parent's ends, closed first in the child */
     bool late_userns;  /* root caller: mount as host root, then the userns */

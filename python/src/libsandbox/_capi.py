@@ -23,8 +23,19 @@ SANDBOX_ENOMEM = -4
 SANDBOX_EIO = -5
 SANDBOX_ERUNTIME = -6
 SANDBOX_EABI = -7
+SANDBOX_EBOXDEAD = -8  # the box is gone (destroyed, OOM, lifetime, idle)
+SANDBOX_EBADBOX = -9   # not a box handle (NULL, foreign, freed)
 
-NETWORKS = {"none": 0, "bridge": 1}
+# enum sandbox_end
+SANDBOX_END_NONE = 0
+SANDBOX_END_EXITED = 1
+SANDBOX_END_SIGNALED = 2
+SANDBOX_END_TIMEOUT = 3
+SANDBOX_END_OOM = 4
+SANDBOX_END_CANCELLED = 5
+SANDBOX_END_ERROR = 6
+
+NETWORKS = {"none": 0, "bridge": 1, "allowlist": 2}
 
 # void (*on_output)(void *ctx, int stream, const char *data, size_t len)
 OUTPUT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
@@ -74,6 +85,32 @@ class sandbox_opts(ctypes.Structure):
         ("n_allow", ctypes.c_size_t),
         ("max_connections", ctypes.c_size_t),
         ("max_net_bytes", ctypes.c_uint64),
+        # boxes (sandbox_box_create, issue 10)
+        ("box_lifetime_sec", ctypes.c_double),
+        ("box_idle_sec", ctypes.c_double),
+    ]
+
+
+class sandbox_exec_opts(ctypes.Structure):
+    """One command in a box (sandbox_box_exec, sandbox_pool_run)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("command", ctypes.c_char_p),
+        ("argv", ctypes.POINTER(ctypes.c_char_p)),
+        ("argc", ctypes.c_size_t),
+        ("env", ctypes.POINTER(ctypes.c_char_p)),
+        ("n_env", ctypes.c_size_t),
+        ("cwd", ctypes.c_char_p),
+        ("timeout_sec", ctypes.c_double),
+        ("output_limit", ctypes.c_size_t),
+        ("stdin_data", ctypes.c_void_p),
+        ("stdin_len", ctypes.c_size_t),
+        ("stdin_fd", ctypes.c_int),
+        ("stdout_fd", ctypes.c_int),
+        ("stderr_fd", ctypes.c_int),
+        ("on_output", OUTPUT_FN),
+        ("on_output_ctx", ctypes.c_void_p),
+        ("cancel_fd", ctypes.c_int),
     ]
 
 
@@ -141,6 +178,15 @@ class LibraryError(SandboxError, OSError):
     """libsandbox is missing, too old, or of an unsupported major version."""
 
 
+class BoxDeadError(RunError):
+    """The box is gone (SANDBOX_EBOXDEAD): destroyed, out of memory, past
+    its lifetime or idle timeout, killed; the message says why."""
+
+
+class BadBoxError(SandboxError, ValueError):
+    """Not a box handle (SANDBOX_EBADBOX): NULL, foreign or freed."""
+
+
 _P = ctypes.POINTER
 SIGNATURES = {
     "sandbox_opts_init": (ctypes.c_int, [_P(sandbox_opts), ctypes.c_size_t]),
@@ -158,6 +204,32 @@ SIGNATURES = {
     "sandbox_version": (ctypes.c_char_p, []),
     "sandbox_version_number": (ctypes.c_int, []),
     "sandbox_free": (None, [ctypes.c_void_p]),
+}
+
+# Boxes and pools (0.3.0): bound when the library has them, so run() keeps
+# working with a 0.2 library; using a Box there raises LibraryError.
+_H = ctypes.c_void_p  # sandbox_box * / sandbox_pool *, opaque
+OPTIONAL_SIGNATURES = {
+    "sandbox_exec_opts_init": (ctypes.c_int, [_P(sandbox_exec_opts),
+                                              ctypes.c_size_t]),
+    "sandbox_box_create": (ctypes.c_int, [_P(sandbox_opts), _P(_H),
+                                          _P(ctypes.c_void_p)]),
+    "sandbox_box_exec": (ctypes.c_int, [_H, _P(sandbox_exec_opts),
+                                        _P(sandbox_result)]),
+    "sandbox_box_put": (ctypes.c_int, [_H, ctypes.c_char_p, ctypes.c_char_p,
+                                       _P(ctypes.c_void_p)]),
+    "sandbox_box_get": (ctypes.c_int, [_H, ctypes.c_char_p, ctypes.c_char_p,
+                                       _P(ctypes.c_void_p)]),
+    "sandbox_box_alive": (ctypes.c_int, [_H, _P(ctypes.c_void_p)]),
+    "sandbox_box_name": (ctypes.c_char_p, [_H]),
+    "sandbox_box_destroy": (ctypes.c_int, [_H, _P(sandbox_result)]),
+    "sandbox_box_free": (None, [_H]),
+    "sandbox_pool_create": (ctypes.c_int, [_P(sandbox_opts), ctypes.c_uint,
+                                           _P(_H), _P(ctypes.c_void_p)]),
+    "sandbox_pool_run": (ctypes.c_int, [_H, _P(sandbox_exec_opts),
+                                        _P(sandbox_result)]),
+    "sandbox_pool_take": (ctypes.c_int, [_H, _P(_H), _P(ctypes.c_void_p)]),
+    "sandbox_pool_free": (None, [_H]),
 }
 
 _lib = None
@@ -195,6 +267,11 @@ def _open(path):
             fn.argtypes = argtypes
     except AttributeError as exc:
         raise LibraryError(f"{name} is not a usable libsandbox: {exc}") from None
+    for fname, (restype, argtypes) in OPTIONAL_SIGNATURES.items():
+        fn = getattr(lib, fname, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
     number = lib.sandbox_version_number()
     text = lib.sandbox_version().decode("ascii", "replace")
     if number < MIN_VERSION_NUMBER:
@@ -220,9 +297,38 @@ def load(path=None) -> ctypes.CDLL:
         return _lib
 
 
-def raise_for(lib, rc: int, result) -> None:
+def require(lib, fname: str):
+    """lib's fname, or LibraryError when this libsandbox predates it."""
+    fn = getattr(lib, fname, None) if fname in OPTIONAL_SIGNATURES else None
+    if fn is None:
+        text = lib.sandbox_version().decode("ascii", "replace")
+        raise LibraryError(f"this libsandbox ({text}) does not export "
+                           f"{fname}(): boxes and pools need a libsandbox "
+                           f"built with them (0.3.0 or newer); point "
+                           f"{LIBRARY_ENV} at one")
+    return fn
+
+
+def take_string(lib, ptr) -> Optional[str]:
+    """Copy and release a char * the library returned through char **."""
+    if not ptr:
+        return None
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "replace")
+    finally:
+        lib.sandbox_free(ptr)
+
+
+def raise_for(lib, rc: int, result=None,
+              message: Optional[str] = None) -> None:
+    """Raise the exception class for sandbox_error rc, with the library's
+    message (result.message, else message, else sandbox_strerror)."""
     msg = (result.message if result is not None and result.message
-           else lib.sandbox_strerror(rc).decode())
+           else message or lib.sandbox_strerror(rc).decode())
+    if rc == SANDBOX_EBOXDEAD:
+        raise BoxDeadError(msg, rc, result)
+    if rc == SANDBOX_EBADBOX:
+        raise BadBoxError(msg, rc, result)
     if rc == SANDBOX_EINVAL:
         raise InvalidOptionsError(msg, rc, result)
     if rc == SANDBOX_ENORUNTIME:
