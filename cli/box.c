@@ -92,7 +92,8 @@ static const char box_usage[] =
     "  --json                 print the box's registry record, not its ID\n"
     "exec:\n"
     "  --stdin FILE|-         the command's stdin (default /dev/null)\n"
-    "  --env NAME=VALUE       added to the box's environment (repeatable)\n"
+    "  --env NAME=VALUE       added to the box's environment (repeatable);\n"
+    "                         --env NAME passes NAME's value from here\n"
     "  --cwd DIR              working directory in the box\n"
     "  --timeout SEC          this exec's limit (default: the box's), then "
     "124\n"
@@ -1005,6 +1006,47 @@ static int keeper_listen(struct keeper *k)
 
 /* The keeper process: never returns. status_fd gets "ok\n" once the box
  * is up, or "err RC\nMESSAGE". */
+/* The process's command line (/proc/PID/cmdline, what any local user's
+ * `ps` shows): the keeper lives as long as its box, and `box create`'s
+ * words may carry --env values.  Noted by cli_box_main while argv is the
+ * kernel's contiguous block, wiped by the keeper once the box holds its
+ * options. */
+static char *argv_area;
+static size_t argv_area_len;
+
+static void note_argv_area(int argc, char **argv)
+{
+    argv_area = NULL;
+    argv_area_len = 0;
+    if (argc < 1)
+        return;
+    char *end = argv[0];
+    for (int i = 0; i < argc; i++) {
+        if (argv[i] != end)
+            return; /* not the kernel's layout: leave it */
+        end += strlen(argv[i]) + 1;
+    }
+    argv_area = argv[0];
+    argv_area_len = (size_t)(end - argv[0]);
+}
+
+/* "box" "keeper" ID, as far as it fits; the rest zeroes. */
+static void wipe_argv_area(const char *id)
+{
+    if (argv_area == NULL)
+        return;
+    memset(argv_area, 0, argv_area_len);
+    const char *words[] = {"box", "keeper", id};
+    size_t at = 0;
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]) + 1;
+        if (at + n > argv_area_len)
+            break;
+        memcpy(argv_area + at, words[i], n);
+        at += n;
+    }
+}
+
 static void keeper_main(struct cli *c, struct keeper *k, int status_fd)
 {
     char why[600];
@@ -1046,6 +1088,9 @@ static void keeper_main(struct cli *c, struct keeper *k, int status_fd)
         _exit(1);
     }
     sandbox_free(msg);
+    /* The box has its options now; what pointed into argv is not used
+     * again (k->info holds copies). */
+    wipe_argv_area(json_string_value(json_object_get(k->info, "id")));
     json_object_set_new(k->info, "name", json_string(sandbox_box_name(k->box)));
     json_object_set_new(k->info, "state", json_string("running"));
     info_write(k->dir, k->info);
@@ -1314,10 +1359,14 @@ static int box_exec(int argc, char **argv)
     while ((ch = getopt_long(dd, argv, ":h", lo, NULL)) != -1) {
         switch (ch) {
         case X_STDIN: stdin_path = optarg; break;
-        case X_ENV:
-            if (json_array_append_new(env, jword(optarg, "--env")) < 0)
+        case X_ENV: {
+            char *w = cli_env_word(optarg);
+            json_t *j = w != NULL ? jword(w, "--env") : NULL;
+            free(w);
+            if (j == NULL || json_array_append_new(env, j) < 0)
                 goto out;
             break;
+        }
         case X_CWD: cwd = optarg; break;
         case X_ARGV: argv_mode = 1; break;
         case X_JSON: json = 1; break;
@@ -1918,6 +1967,7 @@ int cli_box_main(int argc, char **argv)
         fputs(box_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_SANDBOX : 0;
     }
+    note_argv_area(argc, argv);
     const char *sub = argv[1];
     if (!strcmp(sub, "create"))
         return box_create(argc - 1, argv + 1);

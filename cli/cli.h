@@ -19,6 +19,8 @@ struct cli {
     sandbox_result res;
     char *command, *workspace, *text;
     const char **env;
+    char **env_bufs; /* --env NAME: "NAME=<its value here>", owned */
+    size_t n_env_bufs;
     sandbox_mount *mounts;
     char **mount_bufs; /* one realpath'd host and one copy per mount */
     size_t n_bufs;
@@ -45,6 +47,11 @@ void cli_put_text(FILE *f, const char *s);
 /* j as indented JSON on f, the same characters escaped as \uNNNN (valid
  * JSON, the same data).  0 or -1. */
 int cli_put_json(FILE *f, json_t *j);
+/* --env's word: NAME=VALUE as given, or NAME alone for NAME's value in
+ * this process's environment (kept off the command line, where any local
+ * user's `ps` reads it).  Malloc'd; NULL (the usage error printed) when
+ * NAME is not set or memory ran out. */
+char *cli_env_word(const char *arg);
 int parse_ulong(const char *flag, const char *s, unsigned long long max,
                 unsigned long long *out);
 int parse_double(const char *flag, const char *s, double *out);

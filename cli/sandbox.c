@@ -71,7 +71,9 @@ static const char usage_text[] =
     "  --no-workspace         mount no workspace\n"
     "  --mount HOST:BOX[:ro|rw]  extra bind mount, read-only unless :rw\n"
     "                         (repeatable)\n"
-    "  --env NAME=VALUE       set a variable in the box (repeatable)\n"
+    "  --env NAME=VALUE       set a variable in the box (repeatable); --env "
+    "NAME\n"
+    "                         passes NAME's value from this environment\n"
     "  --runtime NAME|PATH    podman, docker or a path (default: "
     "$" SANDBOX_RUNTIME_ENV ",\n"
     "                         else podman, else docker)\n"
@@ -165,7 +167,8 @@ static void put_text(FILE *f, const char *s, int json)
 
 /* Messages may quote what a box chose (a file name, a link's target, the
  * tail of its stderr): they reach the operator's terminal as text only. */
-static void vmessage(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void vmessage(const char *fmt,
+                                                           va_list ap)
 {
     char *s = NULL;
     fputs("sandbox: ", stderr);
@@ -657,7 +660,11 @@ int cli_parse_args(struct cli *c, int argc, char **argv)
         case OPT_MEMORY: o->memory = optarg; break;
         case OPT_DISK_LIMIT: o->disk_limit = optarg; break;
         case OPT_RUNTIME: o->runtime = optarg; break;
-        case OPT_ENV: c->env[o->n_env++] = optarg; break;
+        case OPT_ENV:
+            if ((c->env_bufs[c->n_env_bufs] = cli_env_word(optarg)) == NULL)
+                return EXIT_SANDBOX;
+            c->env[o->n_env++] = c->env_bufs[c->n_env_bufs++];
+            break;
         case OPT_JSON: c->json = 1; break;
         case OPT_WORKSPACE:
             ws = optarg;
@@ -853,6 +860,27 @@ static int run(struct cli *c)
 }
 
 /* 0, or an exit status (the message printed). */
+char *cli_env_word(const char *arg)
+{
+    char *w = NULL;
+    if (strchr(arg, '=') != NULL) {
+        w = strdup(arg);
+    } else {
+        const char *v = arg[0] ? getenv(arg) : NULL;
+        if (v == NULL) {
+            usage_error("--env %s: %s is not set here (give NAME=VALUE, or "
+                        "export NAME to pass its value)",
+                        arg, arg[0] ? arg : "the name");
+            return NULL;
+        }
+        if (asprintf(&w, "%s=%s", arg, v) < 0)
+            w = NULL;
+    }
+    if (w == NULL)
+        fail("out of memory");
+    return w;
+}
+
 int cli_init(struct cli *c, int argc)
 {
     memset(c, 0, sizeof *c);
@@ -864,9 +892,10 @@ int cli_init(struct cli *c, int argc)
     }
     size_t cap = (size_t)argc + 1;
     c->env = calloc(cap, sizeof *c->env);
+    c->env_bufs = calloc(cap, sizeof *c->env_bufs);
     c->mounts = calloc(cap, sizeof *c->mounts);
     c->mount_bufs = calloc(2 * cap, sizeof *c->mount_bufs);
-    if (!c->env || !c->mounts || !c->mount_bufs) {
+    if (!c->env || !c->env_bufs || !c->mounts || !c->mount_bufs) {
         fail("out of memory");
         return EXIT_SANDBOX;
     }
@@ -882,6 +911,9 @@ void cli_release(struct cli *c)
     free(c->mount_bufs);
     free(c->mounts);
     free(c->env);
+    for (size_t i = 0; i < c->n_env_bufs; i++)
+        free(c->env_bufs[i]);
+    free(c->env_bufs);
     for (size_t i = 0; i < c->n_allow; i++) {
         free(c->allow[i]);
         free(c->allow_from[i]);

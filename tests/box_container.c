@@ -462,7 +462,7 @@ END_TEST
  * of its own (as the init is) connects while the box starts.  It must be
  * refused (closed), and the real init adopted.  Before the fix the first
  * PID 1 was taken and the create failed (the control: it lands there). */
-static void squat(const char *dir)
+static void squat(const char dir[80])
 {
     if (unshare(CLONE_NEWPID) < 0)
         _exit(3);
@@ -493,23 +493,32 @@ static void squat(const char *dir)
     _exit(read(fd, buf, sizeof buf) == 0 ? 0 : 2); /* 0: refused */
 }
 
-static void *squatter(void *arg)
+/* Our box's control directory /tmp/libsandbox-box-<our pid>-XXXXXX, as
+ * soon as it appears (a 20 s wait at most); false if it never does. */
+static bool find_ctl_dir(char dir[80])
 {
-    int *status = arg;
     char prefix[64];
     snprintf(prefix, sizeof prefix, "libsandbox-box-%ld-", (long)getpid());
-    char dir[300] = "";
+    dir[0] = '\0';
     for (int i = 0; i < 20000 && dir[0] == '\0'; i++) {
         DIR *d = opendir("/tmp");
         for (struct dirent *de; d && (de = readdir(d)) != NULL;)
-            if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
-                snprintf(dir, sizeof dir, "/tmp/%s", de->d_name);
+            if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+                strlen(de->d_name) < 64)
+                snprintf(dir, 80, "/tmp/%.63s", de->d_name);
         if (d != NULL)
             closedir(d);
         if (dir[0] == '\0')
             bu_nap(0.001);
     }
-    if (dir[0] == '\0') {
+    return dir[0] != '\0';
+}
+
+static void *squatter(void *arg)
+{
+    int *status = arg;
+    char dir[80];
+    if (!find_ctl_dir(dir)) {
         *status = 5;
         return NULL;
     }
@@ -583,21 +592,13 @@ static int connect_as_nobody(const char *path, double for_sec)
 static void *nobody_connector(void *arg)
 {
     int *status = arg;
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "libsandbox-box-%ld-", (long)getpid());
-    char dir[100] = "";
-    for (int i = 0; i < 20000 && dir[0] == '\0'; i++) {
-        DIR *d = opendir("/tmp");
-        for (struct dirent *de; d && (de = readdir(d)) != NULL;)
-            if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
-                strlen(de->d_name) < 64)
-                snprintf(dir, sizeof dir, "/tmp/%.63s/s/ctl.sock", de->d_name);
-        if (d != NULL)
-            closedir(d);
-        if (dir[0] == '\0')
-            bu_nap(0.001);
+    char dir[80], sock[100];
+    if (!find_ctl_dir(dir)) {
+        *status = 5;
+        return NULL;
     }
-    *status = dir[0] == '\0' ? 5 : connect_as_nobody(dir, 3.0);
+    snprintf(sock, sizeof sock, "%s/s/ctl.sock", dir);
+    *status = connect_as_nobody(sock, 3.0);
     return NULL;
 }
 

@@ -153,6 +153,37 @@ err=$("$sb" box create --runtime native --image /nonexistent-rootfs 2>&1)
 check "create with a bad image: 125, the library's message" \
     bash -c '[ "$1" -eq 125 ] && grep -q "nonexistent-rootfs" <<<"$2"' _ "$?" "$err"
 
+# --env values and the keeper's command line: any local user's `ps` reads
+# /proc/PID/cmdline, and the keeper lives as long as its box.  Control: a
+# process started with the same words shows them there.
+sh -c 'sleep 10' sbx-control --env API=sbx-visible-control &
+ctl=$!
+sleep 0.2
+check "control: a process's words are in its /proc cmdline" \
+    grep -qa sbx-visible-control /proc/$ctl/cmdline
+kill $ctl 2>/dev/null
+wait $ctl 2>/dev/null
+id=$(SBX_T_TOKEN=from-env "$sb" box create --runtime "$rt" --image "$img" --no-workspace \
+    --env SBX_T_TOKEN --env API=sbx-visible-secret)
+ids+=("$id")
+keeper=$(field "$id" keeper_pid)
+check "the keeper's cmdline has no --env value" \
+    bash -c '! grep -qa -e sbx-visible-secret -e from-env /proc/$1/cmdline &&
+             grep -qa keeper /proc/$1/cmdline' _ "$keeper"
+out=$("$sb" box exec "$id" -- 'echo $SBX_T_TOKEN $API' 2>&1)
+check "--env NAME passes NAME's value, --env N=V its value" \
+    [ "$out" = "from-env sbx-visible-secret" ]
+out=$(SBX_T_X=x1 "$sb" box exec --env SBX_T_X "$id" -- 'echo $SBX_T_X' 2>&1)
+check "box exec --env NAME passes NAME's value" [ "$out" = x1 ]
+err=$(env -u SBX_T_UNSET "$sb" box exec --env SBX_T_UNSET "$id" -- true 2>&1)
+check "box exec --env NAME unset: 125, says so" \
+    bash -c '[ "$1" -eq 125 ] && grep -q "SBX_T_UNSET is not set" <<<"$2"' _ "$?" "$err"
+"$sb" box rm "$id" >/dev/null
+err=$(env -u SBX_T_UNSET "$sb" --runtime "$rt" --image "$img" --no-workspace \
+    --env SBX_T_UNSET -- true 2>&1)
+check "run --env NAME unset: 125, says so" \
+    bash -c '[ "$1" -eq 125 ] && grep -q "SBX_T_UNSET is not set" <<<"$2"' _ "$?" "$err"
+
 # --lifetime: the keeper ends the box and goes; exec says why; gc sweeps.
 id=$("$sb" box create --runtime "$rt" --image "$img" --no-workspace --lifetime 3)
 ids+=("$id")
