@@ -4,7 +4,9 @@
 #   2. style and static analysis     clang-format, cppcheck
 #   3. build matrix                  4 build types x gcc/clang, dpkg-buildflags,
 #                                    -Werror; configure + build only (ci-builds.sh)
-#   4. ctest in ./build              unit, integration (podman + docker), valgrind
+#   4. ctest in ./build              unit, integration (podman + docker), valgrind;
+#                                    the bench end-to-end runs (label bench-e2e,
+#                                    ~12 min) only in step 5 unless --quick
 #   5. ASan+UBSan build              unit + integration again; fuzzers
 #   6. install + consumers           pkg-config and find_package(libsandbox)
 #   7. Debian packages               dpkg-buildpackage, lintian, install, smoke
@@ -60,8 +62,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOX_BUILD_CLI=ON \
     -DSANDBOX_WERROR=ON >/dev/null
 cmake --build build -j2
 labels="unit|integration|cli|valgrind"
+skip=()
 ((quick)) && labels="unit|integration|cli"
-ctest --test-dir build -L "$labels" --output-on-failure
+# The bench end-to-end tests (podman boxes for every fixture: ~12 of this
+# step's 28 minutes) run once, under ASan+UBSan in the next step.
+((quick)) || skip=(-LE bench-e2e)
+ctest --test-dir build -L "$labels" "${skip[@]}" --output-on-failure
 
 if ((!quick)); then
     step "ASan+UBSan build: unit + integration"

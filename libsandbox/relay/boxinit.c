@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #endif
 #include "boxinit_proto.h"
+#include "pathsearch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,33 +169,11 @@ static const char *env_path(char **envp)
  * failure. */
 static void exec_lookup(const spec *s)
 {
-    const char *prog = s->argv[0];
-    if (strchr(prog, '/') != NULL || prog[0] == '\0') {
-        execve(prog, s->argv, s->envp);
+    if (s->argv[0][0] == '\0') {
+        execve(s->argv[0], s->argv, s->envp); /* ENOENT, as execve says */
         return;
     }
-    char buf[4096];
-    size_t plen = strlen(prog);
-    int saved = ENOENT;
-    for (const char *d = env_path(s->envp); d != NULL;) {
-        const char *end = strchr(d, ':');
-        size_t dlen = end ? (size_t)(end - d) : strlen(d);
-        if (dlen == 0) {
-            buf[0] = '.';
-            dlen = 1;
-        } else if (dlen < sizeof buf) {
-            memcpy(buf, d, dlen);
-        }
-        if (dlen + 1 + plen + 1 <= sizeof buf) {
-            buf[dlen] = '/';
-            memcpy(buf + dlen + 1, prog, plen + 1);
-            execve(buf, s->argv, s->envp);
-            if (errno != ENOENT && errno != ENOTDIR)
-                saved = errno;
-        }
-        d = end ? end + 1 : NULL;
-    }
-    errno = saved;
+    sbx_exec_in_path(env_path(s->envp), s->argv, s->envp);
 }
 
 static void run_child(int fds[SBXI_NFDS])

@@ -282,20 +282,6 @@ int sandbox_box_alive(sandbox_box *box, char **why)
 /* ---- exec -----------------------------------------------------------------
  */
 
-static int fail_result(sandbox_result *res, const sbx_err *e)
-{
-    res->reason = SANDBOX_END_ERROR;
-    res->error = e->code;
-    res->exit_code = -1;
-    sbx_set_message(res,
-                    sbx_strdup(e->msg[0] ? e->msg : sandbox_strerror(e->code)));
-    if (res->out.data == NULL)
-        res->out.data = calloc(1, 1);
-    if (res->err.data == NULL)
-        res->err.data = calloc(1, 1);
-    return e->code;
-}
-
 static bool env_name_ok(const char *s)
 {
     if (s == NULL || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
@@ -651,9 +637,9 @@ int sandbox_box_exec(sandbox_box *box, const sandbox_exec_opts *x,
     if (rc == 0)
         rc = exec_opts_get(x, &xo, &e);
     if (rc < 0)
-        return fail_result(res, &e);
+        return sbx_fail_result(res, &e);
     if ((rc = exec_io(&xo, &io, &e)) < 0)
-        return fail_result(res, &e);
+        return sbx_fail_result(res, &e);
     fill_names(box, res);
     box_exec be = {.command = xo.command,
                    .argv = xo.argv,
@@ -674,7 +660,7 @@ int sandbox_box_exec(sandbox_box *box, const sandbox_exec_opts *x,
     if (rc == 0)
         add_io_note(res, &io);
     sbx_io_free(&io);
-    return rc < 0 ? fail_result(res, &e) : 0;
+    return rc < 0 ? sbx_fail_result(res, &e) : 0;
 }
 
 /* ---- destroy --------------------------------------------------------------
@@ -750,7 +736,7 @@ int sandbox_box_destroy(sandbox_box *box, sandbox_result *res)
     sandbox_result *r = res != NULL ? res : &scratch;
     int rc = box_destroy(box, r, &e);
     if (rc < 0)
-        fail_result(r, &e);
+        sbx_fail_result(r, &e);
     if (r->out.data == NULL)
         r->out.data = calloc(1, 1);
     if (r->err.data == NULL)

@@ -410,6 +410,9 @@ SBX_HIDDEN void sbx_image_id_finish(sbx_child *c, const sbx_plan *plan,
 /* Set res->message (takes ownership of msg; NULL allowed). */
 /* Takes msg (may be NULL); stores it escaped as sbx_safe_text does. */
 SBX_HIDDEN void sbx_set_message(sandbox_result *res, char *msg);
+/* res as a failed call: reason ERROR, error e->code, exit_code -1, the
+ * message e's (escaped), out/err "" when unset.  Returns e->code. */
+SBX_HIDDEN int sbx_fail_result(sandbox_result *res, const sbx_err *e);
 /* Text for a person: control characters (C0 with newline, DEL, C1),
  * bidirectional overrides and bytes that are not UTF-8 written as \xNN or
  * \uNNNN, the rest kept; out (n bytes, NUL-terminated, cut at a whole

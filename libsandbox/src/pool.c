@@ -586,20 +586,6 @@ int sandbox_pool_take(sandbox_pool *pool, sandbox_box **box, char **msg)
     return rc;
 }
 
-static int pool_fail_result(sandbox_result *res, const sbx_err *e)
-{
-    res->reason = SANDBOX_END_ERROR;
-    res->error = e->code;
-    res->exit_code = -1;
-    sbx_set_message(res,
-                    sbx_strdup(e->msg[0] ? e->msg : sandbox_strerror(e->code)));
-    if (res->out.data == NULL)
-        res->out.data = calloc(1, 1);
-    if (res->err.data == NULL)
-        res->err.data = calloc(1, 1);
-    return e->code;
-}
-
 /* network = ALLOWLIST: destroy b here and give res the run's net record. */
 static void pool_destroy_into(sandbox_box *b, sandbox_result *res)
 {
@@ -639,17 +625,17 @@ int sandbox_pool_run(sandbox_pool *pool, const sandbox_exec_opts *x,
         return SANDBOX_EABI;
     sandbox_result_free(res);
     if (!pool_valid(pool))
-        return pool_fail_result(
+        return sbx_fail_result(
             res, &(sbx_err){.code = SANDBOX_EINVAL,
                             .msg = "not a pool: pass the handle "
                                    "sandbox_pool_create returned, before "
                                    "sandbox_pool_free"});
     if (pool_get(pool, &b, true, &e) < 0)
-        return pool_fail_result(res, &e);
+        return sbx_fail_result(res, &e);
     int rc = sandbox_box_exec(b, x, res);
     if ((res->out.data == NULL && (res->out.data = calloc(1, 1)) == NULL) ||
         (res->err.data == NULL && (res->err.data = calloc(1, 1)) == NULL))
-        rc = pool_fail_result(
+        rc = sbx_fail_result(
             res, &(sbx_err){.code = SANDBOX_ENOMEM, .msg = "out of memory"});
     if (res->container_name == NULL)
         res->container_name = sbx_strdup(sandbox_box_name(b));

@@ -23,7 +23,7 @@ static int ensure_data(sandbox_stream *s)
     return 0;
 }
 
-static int fail_result(sandbox_result *res, const sbx_err *e)
+int sbx_fail_result(sandbox_result *res, const sbx_err *e)
 {
     res->reason = SANDBOX_END_ERROR;
     res->error = e->code;
@@ -60,10 +60,10 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
     sandbox_result_free(res);
 
     if ((rc = sbx_plan_init(&plan, opts, &e)) < 0)
-        return fail_result(res, &e);
+        return sbx_fail_result(res, &e);
     if ((rc = sbx_io_init(&io, &plan, &e)) < 0) {
         sbx_plan_free(&plan);
-        return fail_result(res, &e);
+        return sbx_fail_result(res, &e);
     }
     plan.io = &io;
     res->runtime = sbx_strdup(plan.runtime_path);
@@ -88,7 +88,7 @@ int sandbox_run(const sandbox_opts *opts, sandbox_result *res)
         add_io_note(res, &io);
     sbx_io_free(&io);
     sbx_plan_free(&plan);
-    return rc < 0 ? fail_result(res, &e) : 0;
+    return rc < 0 ? sbx_fail_result(res, &e) : 0;
 }
 
 void sandbox_result_free(sandbox_result *res)

@@ -19,6 +19,7 @@
  *              capability over any of them
  *   lockdown   parent-death SIGKILL, RLIMIT_CORE 0, no capabilities,
  *              no_new_privs, seccomp, execve */
+#include "../../relay/pathsearch.h"
 #include "native.h"
 
 #include <errno.h>
@@ -245,33 +246,7 @@ static void lockdown(const sbx_box *a)
  * A stack buffer: no allocation here. */
 static void exec_argv(const sbx_box *a)
 {
-    const char *prog = a->argv[0];
-    if (strchr(prog, '/') != NULL) {
-        execve(prog, a->argv, a->envp);
-        return;
-    }
-    char buf[4096];
-    size_t plen = strlen(prog);
-    int saved = ENOENT;
-    for (const char *d = a->path; d != NULL;) {
-        const char *end = strchr(d, ':');
-        size_t dlen = end ? (size_t)(end - d) : strlen(d);
-        if (dlen == 0) {
-            buf[0] = '.';
-            dlen = 1;
-        } else if (dlen < sizeof buf) {
-            memcpy(buf, d, dlen);
-        }
-        if (dlen + 1 + plen + 1 <= sizeof buf) {
-            buf[dlen] = '/';
-            memcpy(buf + dlen + 1, prog, plen + 1);
-            execve(buf, a->argv, a->envp);
-            if (errno != ENOENT && errno != ENOTDIR)
-                saved = errno; /* EACCES and the like: remember, go on */
-        }
-        d = end ? end + 1 : NULL;
-    }
-    errno = saved;
+    sbx_exec_in_path(a->path, a->argv, a->envp);
 }
 
 int sbx_box_main(void *arg)
